@@ -1,0 +1,100 @@
+#include "common/uuid.h"
+
+#include <openssl/evp.h>
+
+#include <random>
+
+namespace dt {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Uuid Uuid::Random() {
+  thread_local std::mt19937_64 gen([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }());
+  Uuid u;
+  uint64_t a = gen(), b = gen();
+  __builtin_memcpy(u.bytes.data(), &a, 8);
+  __builtin_memcpy(u.bytes.data() + 8, &b, 8);
+  u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0F) | 0x40);
+  u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3F) | 0x80);
+  return u;
+}
+
+Uuid Uuid::NameBased(const Uuid& name_space, std::string_view name) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+  EVP_DigestUpdate(ctx, name_space.bytes.data(), name_space.bytes.size());
+  EVP_DigestUpdate(ctx, name.data(), name.size());
+  EVP_DigestFinal_ex(ctx, digest, &digest_len);
+  EVP_MD_CTX_free(ctx);
+  Uuid u;
+  __builtin_memcpy(u.bytes.data(), digest, 16);
+  u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0F) | 0x50);
+  u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3F) | 0x80);
+  return u;
+}
+
+std::optional<Uuid> Uuid::Parse(std::string_view text) {
+  if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
+    text = text.substr(1, 36);
+  }
+  Uuid u;
+  size_t nibble = 0;
+  if (text.size() == 36) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) {
+        if (text[i] != '-') return std::nullopt;
+        continue;
+      }
+      int v = HexValue(text[i]);
+      if (v < 0) return std::nullopt;
+      u.bytes[nibble / 2] = static_cast<uint8_t>(u.bytes[nibble / 2] | (nibble % 2 ? v : v << 4));
+      ++nibble;
+    }
+    return u;
+  }
+  if (text.size() == 32) {
+    for (char c : text) {
+      int v = HexValue(c);
+      if (v < 0) return std::nullopt;
+      u.bytes[nibble / 2] = static_cast<uint8_t>(u.bytes[nibble / 2] | (nibble % 2 ? v : v << 4));
+      ++nibble;
+    }
+    return u;
+  }
+  return std::nullopt;
+}
+
+bool Uuid::IsNil() const {
+  for (uint8_t b : bytes) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+std::string Uuid::ToString() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace dt
