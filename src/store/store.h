@@ -123,6 +123,7 @@ struct Options {
   size_t max_append_bytes = kDefaultMaxAppendBytes;
   bool sync = true;                      // false only for benchmarks of the unsynced path
   bool create_if_missing = true;
+  size_t stream_cache_entries = 100000;  // bound of the in-memory stream-state cache
 };
 
 struct Stats {
@@ -207,6 +208,9 @@ class Store {
                                                       size_t limit, bool include_system) = 0;
 
   // Subscriptions start after `from` (exclusive); nullopt = from the very beginning.
+  // SubscribeToAll: `from` is the position of an event already processed, or
+  // HeadPosition() for "only what is written from now on" (no record exists there yet);
+  // any other position is kInvalidArgument. SubscribeToStream: `from` is an event number.
   virtual Result<std::unique_ptr<Subscription>> SubscribeToAll(std::optional<Position> from) = 0;
   virtual Result<std::unique_ptr<Subscription>> SubscribeToStream(std::string stream,
                                                                   std::optional<int64_t> from) = 0;

@@ -1,0 +1,332 @@
+#include "store/index.h"
+
+#include <cstring>
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+
+#include "store/metadata.h"
+
+namespace dt::store {
+namespace {
+
+constexpr char kCheckpointKey[] = "c";
+
+void PutBE(std::string* s, uint64_t v) {
+  char b[8];
+  for (int i = 7; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  s->append(b, 8);
+}
+uint64_t GetBE(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+template <typename T>
+void PutLE(std::string* s, T v) {
+  s->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+T GetLE(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+std::string StateKey(std::string_view name) {
+  std::string k;
+  k.reserve(1 + name.size());
+  k += 's';
+  k += name;
+  return k;
+}
+std::string RunKey(uint64_t sid, int64_t last) {
+  std::string k;
+  k.reserve(17);
+  k += 'r';
+  PutBE(&k, sid);
+  PutBE(&k, static_cast<uint64_t>(last));
+  return k;
+}
+std::string IdKey(const Uuid& id, uint64_t sid) {
+  std::string k;
+  k.reserve(25);
+  k += 'i';
+  k.append(reinterpret_cast<const char*>(id.bytes.data()), 16);
+  PutBE(&k, sid);
+  return k;
+}
+std::string RecentKey(Position pos, uint64_t sid) {
+  std::string k;
+  k.reserve(17);
+  k += 'w';
+  PutBE(&k, pos);
+  PutBE(&k, sid);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  return Status::IOError("index " + std::string(what) + ": " + s.ToString());
+}
+
+}  // namespace
+
+Index::Index(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+Index::~Index() {
+  if (db_) (void)db_->Close();
+}
+
+Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_background_jobs = 2;
+  options.write_buffer_size = 64 << 20;
+  options.max_write_buffer_number = 3;
+  options.avoid_flush_during_shutdown = false;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.keep_log_file_num = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  table.cache_index_and_filter_blocks = false;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) return Status::IOError("cannot open the index " + path + ": " + s.ToString());
+  return std::unique_ptr<Index>(new Index(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+Status Index::Destroy(const std::string& path) {
+  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), "destroy");
+}
+
+Result<IndexCheckpoint> Index::ReadCheckpoint() {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kCheckpointKey, &v);
+  IndexCheckpoint c;
+  if (s.IsNotFound()) return c;
+  DT_RETURN_IF_ERROR(FromRocks(s, "read"));
+  if (v.size() < 16) return Status::Corruption("index checkpoint is malformed");
+  c.present = true;
+  c.position = GetLE<uint64_t>(v.data());
+  c.next_stream_id = GetLE<uint64_t>(v.data() + 8);
+  c.store_id = v.substr(16);
+  return c;
+}
+
+Result<StatePtr> Index::ReadState(std::string_view name) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), StateKey(name), &v);
+  if (s.IsNotFound()) return StatePtr();
+  DT_RETURN_IF_ERROR(FromRocks(s, "read"));
+  auto st = std::make_shared<StreamState>();
+  if (!StreamState::Decode(v, st.get()))
+    return Status::Corruption("index: malformed state of stream " + std::string(name));
+  return StatePtr(std::move(st));
+}
+
+Result<std::optional<int64_t>> Index::FindEventId(uint64_t sid, const Uuid& id) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), IdKey(id, sid), &v);
+  if (s.IsNotFound()) return std::optional<int64_t>();
+  DT_RETURN_IF_ERROR(FromRocks(s, "read"));
+  if (v.size() != 8) return Status::Corruption("index: malformed event id entry");
+  return std::optional<int64_t>(GetLE<int64_t>(v.data()));
+}
+
+Result<std::vector<Run>> Index::Runs(uint64_t sid, int64_t from, bool forward, size_t max_events) {
+  std::vector<Run> runs;
+  std::string prefix;
+  prefix += 'r';
+  PutBE(&prefix, sid);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(RunKey(sid, from < 0 ? 0 : from));
+  if (!forward) {
+    // The run holding `from` is the first with last >= from; start there, then go back.
+    if (!it->Valid() || !it->key().starts_with(prefix)) {
+      it->SeekForPrev(RunKey(sid, INT64_MAX));
+    }
+  }
+  size_t covered = 0;
+  while (it->Valid() && it->key().starts_with(prefix) && covered < max_events) {
+    rocksdb::Slice v = it->value();
+    if (v.size() != 24 || it->key().size() != 17) return Status::Corruption("index: malformed run entry");
+    Run r;
+    r.last = static_cast<int64_t>(GetBE(it->key().data() + 9));
+    r.first = GetLE<int64_t>(v.data());
+    r.position = GetLE<uint64_t>(v.data() + 8);
+    r.bytes = GetLE<uint64_t>(v.data() + 16);
+    if (forward) {
+      const int64_t lo = std::max(r.first, from);
+      covered += static_cast<size_t>(r.last - lo + 1);
+      runs.push_back(r);
+      it->Next();
+    } else {
+      if (r.first > from) {  // the run is past `from`: step back
+        it->Prev();
+        continue;
+      }
+      const int64_t hi = std::min(r.last, from);
+      covered += static_cast<size_t>(hi - r.first + 1);
+      runs.push_back(r);
+      it->Prev();
+    }
+  }
+  DT_RETURN_IF_ERROR(FromRocks(it->status(), "read"));
+  return runs;
+}
+
+Status Index::VisitRecent(const std::function<bool(std::string_view)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekForPrev("w\xff"); it->Valid() && it->key().starts_with("w"); it->Prev()) {
+    if (!visit(std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status(), "read");
+}
+
+Status Index::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return FromRocks(db_->Write(wo, batch), "write");
+}
+
+Status Index::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo), "flush");
+}
+
+// ---------------------------------------------------------------- IndexUpdate
+
+IndexUpdate::IndexUpdate(Lookup lookup, uint64_t max_run_bytes)
+    : lookup_(std::move(lookup)), max_run_bytes_(max_run_bytes) {}
+
+void IndexUpdate::Reset(uint64_t next_stream_id) {
+  next_stream_id_ = next_stream_id;
+  touched_.clear();
+  touched_index_.clear();
+  pinned_.clear();
+  added_.clear();
+  batch_.Clear();
+  run_sid_ = 0;
+  records_ = 0;
+}
+
+Result<const StreamState*> IndexUpdate::Current(std::string_view name) {
+  auto it = touched_index_.find(name);
+  if (it != touched_index_.end()) return static_cast<const StreamState*>(touched_[it->second].state.get());
+  DT_ASSIGN_OR_RETURN(StatePtr committed, lookup_(name));
+  if (!committed) return static_cast<const StreamState*>(nullptr);
+  pinned_.push_back(committed);
+  return committed.get();
+}
+
+Result<StreamState*> IndexUpdate::Touch(std::string_view name) {
+  auto it = touched_index_.find(name);
+  if (it != touched_index_.end()) return touched_[it->second].state.get();
+  DT_ASSIGN_OR_RETURN(StatePtr committed, lookup_(name));
+  Touched t;
+  t.name = std::string(name);
+  if (committed) {
+    t.state = std::make_shared<StreamState>(*committed);
+  } else {
+    t.state = std::make_shared<StreamState>();
+    t.state->id = next_stream_id_++;
+  }
+  t.committed = std::move(committed);
+  touched_index_.emplace(t.name, touched_.size());
+  touched_.push_back(std::move(t));
+  return touched_.back().state.get();
+}
+
+void IndexUpdate::FlushRun() {
+  if (run_sid_ == 0) return;
+  std::string v;
+  v.reserve(24);
+  PutLE<int64_t>(&v, run_.first);
+  PutLE<uint64_t>(&v, run_.position);
+  PutLE<uint64_t>(&v, run_.bytes);
+  batch_.Put(RunKey(run_sid_, run_.last), v);
+  run_sid_ = 0;
+}
+
+Status IndexUpdate::Add(const RecordView& r) {
+  DT_ASSIGN_OR_RETURN(StreamState* st, Touch(r.stream));
+  ++records_;
+  const bool tombstone = r.number == kDeletedStreamNumber;
+  if (tombstone) {
+    st->tombstoned = true;
+  } else {
+    st->last_number = r.number;
+  }
+  st->last_position = r.position;
+  st->last_written_us = r.created_us;
+  st->has_records = true;
+  const uint64_t sid = st->id;
+
+  // Runs.
+  if (run_sid_ == sid && !tombstone && r.number == run_.last + 1 &&
+      r.position == run_.position + run_.bytes && run_.bytes + r.length <= max_run_bytes_) {
+    run_.last = r.number;
+    run_.bytes += r.length;
+  } else {
+    FlushRun();
+    run_sid_ = sid;
+    run_ = Run{r.number, r.number, r.position, r.length};
+  }
+  if (tombstone) FlushRun();
+
+  if (!tombstone) {
+    std::string v;
+    PutLE<int64_t>(&v, r.number);
+    batch_.Put(IdKey(r.id, sid), v);
+    added_.push_back(AddedEvent{sid, r.number, r.id, r.position});
+  }
+
+  if (IsMetastream(r.stream)) {
+    DT_ASSIGN_OR_RETURN(StreamState* original, Touch(OriginalOf(r.stream)));
+    original->metadata = ParseStreamMetadata(r.data);
+  }
+  return Status::Ok();
+}
+
+std::optional<int64_t> IndexUpdate::FindAddedEventId(uint64_t sid, const Uuid& id) const {
+  for (auto it = added_.rbegin(); it != added_.rend(); ++it)
+    if (it->sid == sid && it->id == id) return it->number;
+  return std::nullopt;
+}
+
+const IndexUpdate::AddedEvent* IndexUpdate::AddedEventAt(uint64_t sid, int64_t number) const {
+  for (auto it = added_.rbegin(); it != added_.rend(); ++it)
+    if (it->sid == sid && it->number == number) return &*it;
+  return nullptr;
+}
+
+rocksdb::WriteBatch* IndexUpdate::Finish(Position end, const std::string& store_id) {
+  FlushRun();
+  for (const Touched& t : touched_) {
+    batch_.Put(StateKey(t.name), t.state->Encode());
+    if (t.state->has_records && (!t.committed || t.committed->last_position != t.state->last_position)) {
+      if (t.committed && t.committed->has_records)
+        batch_.Delete(RecentKey(t.committed->last_position, t.state->id));
+      batch_.Put(RecentKey(t.state->last_position, t.state->id), t.name);
+    }
+  }
+  std::string c;
+  PutLE<uint64_t>(&c, end);
+  PutLE<uint64_t>(&c, next_stream_id_);
+  c += store_id;
+  batch_.Put(kCheckpointKey, c);
+  return &batch_;
+}
+
+}  // namespace dt::store

@@ -1,0 +1,162 @@
+// store_impl.h: the engine behind store.h (internal; include store.h instead).
+//
+// Threads: one writer thread owns the log's write end, the IndexUpdate and the group
+// buffers; callers' threads read (state cache, index, log) and wait on the head position.
+// Locks: queue_mu_ guards the append queue; head_mu_ pairs with head_cv_ for waiters
+// (head_ itself is atomic); listeners_mu_ guards the commit listeners; close_mu_ is held
+// shared by every public call and exclusively by Close() while it tears things down.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "store/fs.h"
+#include "store/index.h"
+#include "store/log.h"
+#include "store/store.h"
+#include "store/stream_state.h"
+
+namespace dt::store {
+
+class StoreImpl final : public Store {
+ public:
+  explicit StoreImpl(const Options& options);
+  ~StoreImpl() override;
+  Status OpenImpl();
+
+  void AppendAsync(std::string stream, int64_t expected_version, std::vector<EventData> events,
+                   AppendCallback done) override;
+  Result<AppendResult> Append(std::string_view stream, int64_t expected_version,
+                              std::vector<EventData> events) override;
+  Result<AppendResult> Delete(std::string_view stream, int64_t expected_version, bool hard) override;
+  Result<StreamSlice> ReadStream(std::string_view stream, int64_t from, size_t max_count,
+                                 Direction direction) override;
+  Result<RecordedEvent> ReadEvent(std::string_view stream, int64_t number) override;
+  Result<AllSlice> ReadAll(Position from, size_t max_count, Direction direction) override;
+  Result<StreamInfo> GetStreamInfo(std::string_view stream) override;
+  Result<StreamMetadata> GetMetadata(std::string_view stream) override;
+  Result<std::vector<StreamInfo>> ListStreams(std::string_view search, size_t offset, size_t limit,
+                                              bool include_system) override;
+  Result<std::unique_ptr<Subscription>> SubscribeToAll(std::optional<Position> from) override;
+  Result<std::unique_ptr<Subscription>> SubscribeToStream(std::string stream,
+                                                          std::optional<int64_t> from) override;
+  uint64_t AddCommitListener(std::function<void(Position head)> listener) override;
+  void RemoveCommitListener(uint64_t id) override;
+  Position HeadPosition() const override { return head_.load(std::memory_order_acquire); }
+  Stats GetStats() const override;
+  Status Close() override;
+
+  // ---- used by subscriptions ----
+  // Waits until the head moves past `seen`, the store closes, or `wait` passes.
+  // Returns the head then.
+  Position WaitForHead(Position seen, std::chrono::milliseconds wait, const std::atomic<bool>& cancel);
+  void WakeWaiters();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  // Records of $all in [from, limit) (forward), at most max.
+  Status ReadAllForward(Position from, Position limit, size_t max, std::vector<RecordedEvent>* out,
+                        Position* next);
+  // Events of a stream from number `from` on with metadata applied but ignoring soft delete
+  // and tombstone (for subscriptions). *next: the number to continue from. *deleted: the
+  // stream is tombstoned and every event was returned.
+  Status ReadStreamForSubscription(std::string_view stream, int64_t from, size_t max,
+                                   std::vector<RecordedEvent>* out, int64_t* next, bool* deleted,
+                                   bool* caught_up);
+
+ private:
+  enum class Kind { kAppend, kSoftDelete, kHardDelete };
+  struct Request {
+    Kind kind = Kind::kAppend;
+    std::string stream;
+    int64_t expected = kExpectedAny;
+    std::vector<EventData> events;
+    AppendCallback done;
+    uint64_t bytes = 0;  // encoded size of the events
+  };
+  // What the writer decided for one request.
+  struct Decision {
+    enum { kFail, kDuplicate, kWrite } what = kFail;
+    Status status;              // kFail
+    AppendResult result;        // kDuplicate
+    bool recreate = false;      // kWrite: the stream is soft-deleted; write a new $tb first
+    const StreamState* state = nullptr;
+  };
+  // One record to encode, pointing into the request.
+  struct Planned {
+    std::string_view stream;
+    int64_t number;
+    Uuid id;
+    std::string_view type;
+    std::string_view data;
+    std::string_view metadata;
+    bool is_json;
+  };
+
+  Status Validate(std::string_view stream, const std::vector<EventData>& events, uint64_t* bytes) const;
+  void Enqueue(Request req);
+  void WriterLoop();
+  void RunGroup(std::vector<Request>& group, std::deque<Request>* carry);
+  Result<Decision> Decide(const Request& req);
+  Result<std::optional<int64_t>> FindId(uint64_t sid, const Uuid& id);
+  Result<bool> EventAtIs(uint64_t sid, int64_t number, const Uuid& id);
+  Result<AppendResult> DuplicateResult(const StreamState& st, std::string_view stream, int64_t first,
+                                       int64_t last);
+  void Fail(const Status& why);
+  Status Reindex(Position from, Position to);
+
+  Result<StatePtr> LookupState(std::string_view name);         // any thread
+  Result<StatePtr> WriterLookup(std::string_view name);        // writer: fills the cache
+  // Reads events [from...] of stream `st` in a direction, at most max, within [lo, hi],
+  // skipping events older than min_created_us.
+  Status ReadRange(const StreamState& st, std::string_view stream, int64_t from, int64_t lo,
+                   int64_t hi, size_t max, bool forward, int64_t min_created_us,
+                   std::vector<RecordedEvent>* out, int64_t* next);
+  Result<AllSlice> ReadAllBackward(Position from, size_t max);
+  Result<StatePtr> ReadableState(std::string_view stream);  // checks deleted / not found
+
+  Options options_;
+  FileSystem* fs_;
+  std::string store_id_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<Index> index_;
+  StateCache cache_;
+
+  std::shared_mutex close_mu_;
+  std::atomic<bool> closed_{false};
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Request> queue_;   // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;       // GUARDED_BY(queue_mu_)
+  std::string failure_;         // GUARDED_BY(queue_mu_): why the writer stopped
+  std::thread writer_;
+
+  // Writer-thread state.
+  std::unique_ptr<IndexUpdate> update_;
+  uint64_t next_stream_id_ = 1;
+  std::string buf_;
+  std::vector<Planned> planned_;
+  std::chrono::steady_clock::time_point last_chk_sync_;
+  bool writer_failed_ = false;
+
+  std::atomic<Position> head_{0};
+  std::mutex head_mu_;
+  std::condition_variable head_cv_;
+  uint64_t head_seq_ = 0;  // GUARDED_BY(head_mu_)
+
+  std::mutex listeners_mu_;
+  std::vector<std::pair<uint64_t, std::function<void(Position)>>> listeners_;  // GUARDED_BY
+  uint64_t next_listener_id_ = 1;
+
+  // Stats.
+  std::atomic<uint64_t> appends_{0}, events_written_{0}, bytes_written_{0}, fsyncs_{0},
+      fsync_total_us_{0}, reads_{0}, streams_{0};
+  std::vector<std::atomic<uint64_t>> fsync_buckets_;
+};
+
+}  // namespace dt::store
