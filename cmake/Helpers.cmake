@@ -12,8 +12,16 @@ function(dt_test)
   endif()
   gtest_discover_tests(${T_NAME}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    PROPERTIES TIMEOUT ${T_TIMEOUT}
     EXTRA_ARGS --gtest_color=no)
+  # gtest_discover_tests flattens a list given in PROPERTIES (LABELS "a;b" would set label
+  # a and a bogus property b), so the labels are set by a script that runs after discovery.
+  set(labels_script ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_labels.cmake)
+  file(WRITE ${labels_script}
+    "foreach(t IN LISTS ${T_NAME}_TESTS)\n"
+    "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${T_LABELS}\")\n"
+    "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_script})
 endfunction()
 
 # dt_fuzz(NAME name SOURCES a.cc LIBS lib...): a libFuzzer target, built when DT_FUZZ is on.
