@@ -1,0 +1,29 @@
+// Access log and process logging set-up (spdlog).
+//
+// One line per request at level info, as logfmt key=value pairs after spdlog's time and
+// level: `request_id=… method=GET path=/streams/x status=200 duration_ms=0.42 remote=…`.
+//
+// Thread-safety: thread-safe (spdlog's default logger).
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+namespace dt::http {
+
+struct AccessRecord {
+  std::string_view request_id;
+  std::string_view method;
+  std::string_view path;
+  unsigned status = 0;
+  std::chrono::steady_clock::duration duration{};
+  std::string_view remote;
+};
+
+void LogAccess(const AccessRecord& record);
+
+// Sets the default logger's level ("trace" … "off") and a pattern with UTC ISO-8601 time
+// and the level: `2026-01-02T03:04:05.678901Z level=info msg`. false for an unknown level.
+bool SetupLogging(std::string_view level);
+
+}  // namespace dt::http

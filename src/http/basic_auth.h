@@ -1,0 +1,32 @@
+// HTTP Basic authentication helpers (RFC 7617).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/exchange.h"
+
+namespace dt::http {
+
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+
+// Parses an Authorization header value "Basic <base64(user:password)>". nullopt when
+// the header is absent, of another scheme, or malformed.
+std::optional<Credentials> ParseBasicAuth(std::string_view authorization);
+
+// 401 with `WWW-Authenticate: Basic realm="<realm>"`.
+Response Unauthorized(std::string_view realm, std::string_view message = "Unauthorized");
+
+// Compares secrets in time independent of where they differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+std::string Base64Encode(std::string_view in);
+std::optional<std::string> Base64Decode(std::string_view in);
+
+}  // namespace dt::http

@@ -1,0 +1,160 @@
+#include "http/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "http/url.h"
+#include "http/worker_pool.h"
+
+namespace dt::http {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (path.empty()) return out;
+  for (;;) {
+    size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool IsParam(std::string_view seg) {
+  return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+void RunGuarded(const Route& route, Exchange exchange, Reply reply) {
+  try {
+    if (auto* h = std::get_if<Handler>(&route.handler)) {
+      reply((*h)(exchange));
+    } else if (auto* a = std::get_if<AsyncHandler>(&route.handler)) {
+      (*a)(std::move(exchange), reply);
+    } else {
+      reply(ErrorResponse(HttpStatus::upgrade_required, "This resource needs a WebSocket upgrade"));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("handler {} threw: {}", route.name, e.what());
+    reply(ErrorResponse(HttpStatus::internal_server_error, "Internal server error"));
+  }
+}
+
+}  // namespace
+
+Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
+  for (auto& r : routes_) {
+    if (r.name.empty()) r.name = r.pattern;
+    Compiled c;
+    for (auto seg : SplitPath(r.pattern)) c.segments.emplace_back(seg);
+    if (!c.segments.empty() && c.segments.back().size() > 3 &&
+        c.segments.back().ends_with("*}") && IsParam(c.segments.back())) {
+      c.rest = true;
+    }
+    compiled_.push_back(std::move(c));
+  }
+}
+
+Router::Match Router::Find(Verb method, std::string_view raw_path) const {
+  Match m;
+  auto segs = SplitPath(raw_path);
+  std::vector<std::string> allowed;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Compiled& c = compiled_[i];
+    size_t fixed = c.rest ? c.segments.size() - 1 : c.segments.size();
+    if (c.rest ? segs.size() < fixed : segs.size() != fixed) continue;
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    for (size_t s = 0; s < fixed && ok; ++s) {
+      const std::string& pat = c.segments[s];
+      if (IsParam(pat)) {
+        auto v = PercentDecode(segs[s]);
+        if (!v) {
+          m.bad_escape = true;
+          ok = false;
+        } else {
+          params.emplace_back(pat.substr(1, pat.size() - 2), std::move(*v));
+        }
+      } else {
+        ok = pat == segs[s];
+      }
+    }
+    if (!ok) continue;
+    if (c.rest) {
+      std::string rest;
+      for (size_t s = fixed; s < segs.size(); ++s) {
+        if (s > fixed) rest.push_back('/');
+        rest.append(segs[s]);
+      }
+      const std::string& pat = c.segments.back();
+      auto v = PercentDecode(rest);
+      if (!v) {
+        m.bad_escape = true;
+        continue;
+      }
+      params.emplace_back(pat.substr(1, pat.size() - 3), std::move(*v));
+    }
+    const Route& r = routes_[i];
+    if (r.method == method) {
+      m.route = &r;
+      m.params = std::move(params);
+      m.allow.clear();
+      return m;
+    }
+    std::string name(bhttp::to_string(r.method));
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) allowed.push_back(name);
+  }
+  if (method == Verb::head) {
+    Match g = Find(Verb::get, raw_path);
+    if (g.route) return g;
+  }
+  for (const auto& a : allowed) {
+    if (!m.allow.empty()) m.allow += ", ";
+    m.allow += a;
+  }
+  return m;
+}
+
+void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
+  Match m = Find(exchange.request.method(), exchange.path);
+  if (!m.route) {
+    if (m.bad_escape) {
+      reply(ErrorResponse(HttpStatus::bad_request, "Malformed percent-escape in the path"));
+    } else if (!m.allow.empty()) {
+      Response res = ErrorResponse(HttpStatus::method_not_allowed, "Method not allowed");
+      res.set(bhttp::field::allow, m.allow);
+      reply(std::move(res));
+    } else {
+      reply(ErrorResponse(HttpStatus::not_found, "Not found"));
+    }
+    return;
+  }
+  exchange.params = std::move(m.params);
+  const Route* route = m.route;
+  if (route->run == Run::kBlocking && pool) {
+    // The job owns the exchange; if the queue is full the client is told to retry.
+    auto ex = std::make_shared<Exchange>(std::move(exchange));
+    if (!pool->TryPost([route, ex, reply] { RunGuarded(*route, std::move(*ex), reply); })) {
+      Response res = ErrorResponse(HttpStatus::service_unavailable, "Server busy, retry later");
+      res.set(bhttp::field::retry_after, "1");
+      reply(std::move(res));
+    }
+    return;
+  }
+  RunGuarded(*route, std::move(exchange), std::move(reply));
+}
+
+Response Router::Call(Exchange exchange, std::chrono::milliseconds wait) const {
+  auto promise = std::make_shared<std::promise<Response>>();
+  auto future = promise->get_future();
+  Dispatch(std::move(exchange), Reply([promise](Response r) { promise->set_value(std::move(r)); }),
+           nullptr);
+  if (future.wait_for(wait) != std::future_status::ready) {
+    return ErrorResponse(HttpStatus::gateway_timeout, "The handler did not answer in time");
+  }
+  return future.get();
+}
+
+}  // namespace dt::http

@@ -1,0 +1,441 @@
+#include "http/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <random>
+
+#include "common/uuid.h"
+#include "http/access_log.h"
+#include "http/server_core.h"
+#include "http/websocket_session.h"
+
+namespace dt::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+// ---------------------------------------------------------------------------- Core
+
+Server::Core::Core(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {
+  request_id_prefix = Uuid::Random().ToString().substr(0, 8);
+  if (Registry* m = options.metrics) {
+    connections_active = &m->GetGauge("http_connections_active", "Open HTTP and WebSocket connections");
+    connections_total = &m->GetCounter("http_connections_total", "Accepted connections");
+    connections_rejected = &m->GetCounter(
+        "http_connections_rejected_total", "Connections refused because max_connections was reached");
+    request_seconds = &m->GetHistogram("http_request_duration_seconds",
+                                       "Time from a request's last byte to its response",
+                                       LatencyBuckets());
+  }
+}
+
+Counter* Server::Core::RequestCounter(unsigned status) {
+  if (!options.metrics || status >= request_counters.size()) return nullptr;
+  Counter* c = request_counters[status].load(std::memory_order_acquire);
+  if (!c) {
+    c = &options.metrics->GetCounter("http_requests_total", "HTTP requests answered, by status",
+                                     {{"code", std::to_string(status)}});
+    request_counters[status].store(c, std::memory_order_release);
+  }
+  return c;
+}
+
+void Server::Core::Add(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lock(mu);
+  connections.insert(c);
+  if (connections_active) connections_active->Set(static_cast<double>(connections.size()));
+}
+
+void Server::Core::Remove(Connection* c) {
+  std::shared_ptr<Connection> keep;  // destroyed outside the lock
+  std::lock_guard lock(mu);
+  for (auto it = connections.begin(); it != connections.end(); ++it) {
+    if (it->get() == c) {
+      keep = *it;
+      connections.erase(it);
+      break;
+    }
+  }
+  if (connections_active) connections_active->Set(static_cast<double>(connections.size()));
+  if (connections.empty()) drained.notify_all();
+}
+
+size_t Server::Core::Count() const {
+  std::lock_guard lock(mu);
+  return connections.size();
+}
+
+// ---------------------------------------------------------------------------- session
+
+namespace {
+
+class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, std::shared_ptr<Server::Core> core)
+      : core_(std::move(core)), stream_(std::move(socket)), timer_(stream_.get_executor()) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  void Shutdown() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (self->state_ == State::kReading && !self->GotBytes()) self->Close();
+    });
+  }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kClosed };
+
+  bool GotBytes() const { return buffer_.size() > 0 || (parser_ && parser_->got_some()); }
+
+  void Arm(std::chrono::milliseconds after) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->state_ == State::kReading) {
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->stream_.socket().cancel(ignored);
+      }
+    });
+  }
+
+  void DoRead() {
+    if (stopping_ && buffer_.size() == 0) return Close();
+    state_ = State::kReading;
+    timed_out_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
+    parser_->body_limit(core_->options.max_body_bytes);
+    stream_.expires_never();
+    Arm(core_->options.idle_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->OnHeader(ec);
+                             });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    started_ = std::chrono::steady_clock::now();
+    Arm(core_->options.read_timeout);
+    const auto& req = parser_->get();
+    if (beast::iequals(req[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
+      // The client waits for this before sending the body (curl does for large bodies).
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue),
+                       [self = shared_from_this()](beast::error_code ec2, size_t) {
+                         if (ec2) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) return OnRequest();
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->OnReadError(ec);
+                        self->OnRequest();
+                      });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    timer_.cancel();
+    if (timed_out_) {
+      if (GotBytes()) return WriteError(HttpStatus::request_timeout, "Request timed out: the request did not arrive in time");
+      return Close();  // an idle keep-alive connection: close quietly
+    }
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof) {
+      return Close();
+    }
+    if (ec == bhttp::error::body_limit) {
+      return WriteError(HttpStatus::payload_too_large,
+                        fmt::format("Request body too large (limit {} bytes)",
+                                    core_->options.max_body_bytes));
+    }
+    if (ec == bhttp::error::header_limit) {
+      return WriteError(HttpStatus::request_header_fields_too_large,
+                        fmt::format("Request headers too large (limit {} bytes)",
+                                    core_->options.max_header_bytes));
+    }
+    if (ec == bhttp::error::partial_message) {
+      return WriteError(HttpStatus::bad_request, "Request truncated: the connection closed mid-request");
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+      return WriteError(HttpStatus::bad_request, fmt::format("Malformed HTTP request: {}", ec.message()));
+    }
+    Close();
+  }
+
+  // An error found while reading: answered with Connection: close (the rest of the
+  // request may still be on the wire).
+  void WriteError(HttpStatus status, std::string_view message) {
+    request_id_ = NewRequestId({});
+    method_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "-";
+    path_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().target()) : "-";
+    version_ = 11;
+    keep_alive_ = false;
+    head_ = false;
+    if (started_ == std::chrono::steady_clock::time_point{}) started_ = std::chrono::steady_clock::now();
+    Write(ErrorResponse(status, message));
+  }
+
+  std::string NewRequestId(std::string_view from_client) {
+    bool sane = !from_client.empty() && from_client.size() <= 128;
+    for (char c : from_client) {
+      if (c <= 0x20 || c >= 0x7f) sane = false;
+    }
+    if (sane) return std::string(from_client);
+    return fmt::format("{}-{:x}", core_->request_id_prefix,
+                       core_->next_request.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  void OnRequest() {
+    timer_.cancel();
+    state_ = State::kHandling;
+    Request req = parser_->release();
+    auto rid = req["X-Request-Id"];
+    request_id_ = NewRequestId(std::string_view(rid.data(), rid.size()));
+    method_ = std::string(req.method_string());
+    path_ = std::string(req.target());
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    head_ = req.method() == Verb::head;
+
+    Exchange ex = MakeExchange(std::move(req));
+    ex.request_id = request_id_;
+    ex.remote_address = remote_;
+    ex.received = started_;
+    ex.executor = core_->io.get_executor();
+
+    if (boost::beast::websocket::is_upgrade(ex.request)) {
+      auto m = core_->router.Find(ex.request.method(), ex.path);
+      if (m.route && std::holds_alternative<WebSocketHandler>(m.route->handler)) {
+        ex.params = std::move(m.params);
+        return Upgrade(std::move(ex), std::get<WebSocketHandler>(m.route->handler));
+      }
+    }
+
+    std::weak_ptr<HttpSession> weak = shared_from_this();
+    Reply reply([weak](Response res) {
+      if (auto self = weak.lock()) {
+        net::post(self->stream_.get_executor(),
+                  [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+      }
+    });
+    core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
+  }
+
+  void Upgrade(Exchange ex, const WebSocketHandler& handler) {
+    auto ws = NewWebSocket(core_, request_id_, stream_.get_executor());
+    std::optional<Response> refusal;
+    try {
+      refusal = handler(ex, ws);
+    } catch (const std::exception& e) {
+      spdlog::error("websocket handler threw: {}", e.what());
+      refusal = ErrorResponse(HttpStatus::internal_server_error, "Internal server error");
+    }
+    if (refusal) {
+      keep_alive_ = false;
+      return Write(std::move(*refusal));
+    }
+    if (core_->options.access_log) {
+      LogAccess({request_id_, method_, path_, 101, std::chrono::steady_clock::now() - started_, remote_});
+    }
+    if (Counter* c = core_->RequestCounter(101)) c->Inc();
+    state_ = State::kClosed;
+    AcceptWebSocket(ws, std::move(stream_), std::move(ex.request));
+    core_->Remove(this);  // the WebSocket registered itself
+  }
+
+  void Write(Response res) {
+    if (state_ == State::kClosed) return;
+    state_ = State::kWriting;
+    bool keep = keep_alive_ && !stopping_;
+    res.version(version_);
+    res.keep_alive(keep);
+    res.set(bhttp::field::server, core_->options.server_name);
+    res.set("X-Request-Id", request_id_);
+    if (head_) {
+      size_t len = res.body().size();
+      res.body().clear();
+      res.content_length(len);
+    }
+    unsigned status = res.result_int();
+    auto elapsed = std::chrono::steady_clock::now() - started_;
+    if (core_->request_seconds) core_->request_seconds->Observe(std::chrono::duration<double>(elapsed).count());
+    if (Counter* c = core_->RequestCounter(status)) c->Inc();
+    if (core_->options.access_log) {
+      LogAccess({request_id_, method_, path_, status, elapsed, remote_});
+    }
+    res_ = std::make_unique<Response>(std::move(res));
+    stream_.expires_after(core_->options.write_timeout);
+    bhttp::async_write(stream_, *res_,
+                       [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                         self->res_.reset();
+                         if (ec || !keep) return self->Close();
+                         self->DoRead();
+                       });
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    timer_.cancel();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+    core_->Remove(this);
+  }
+
+  std::shared_ptr<Server::Core> core_;
+  beast::tcp_stream stream_;
+  net::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::unique_ptr<Response> res_;
+  State state_ = State::kReading;
+  bool stopping_ = false;
+  bool timed_out_ = false;
+  std::string remote_;
+  // The request being answered, for the response and the access log.
+  std::string request_id_, method_, path_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  std::chrono::steady_clock::time_point started_{};
+};
+
+void Accept(const std::shared_ptr<Server::Core>& core) {
+  core->acceptor->async_accept(
+      net::make_strand(core->io), [core](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !core->acceptor || !core->acceptor->is_open()) return;
+        if (!ec) {
+          if (core->connections_total) core->connections_total->Inc();
+          if (core->Count() >= core->options.max_connections) {
+            if (core->connections_rejected) core->connections_rejected->Inc();
+            // Tell the client why, best effort, and close.
+            static const std::string kBusy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                "Retry-After: 1\r\nConnection: close\r\nContent-Length: 27\r\n\r\n"
+                "Too many connections, retry\n";
+            beast::error_code ignored;
+            socket.non_blocking(true, ignored);
+            socket.send(net::buffer(kBusy), 0, ignored);
+            socket.shutdown(tcp::socket::shutdown_both, ignored);
+            socket.close(ignored);
+          } else {
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            StartHttpSession(std::move(socket), core);
+          }
+        } else {
+          spdlog::warn("accept failed: {}", ec.message());
+        }
+        Accept(core);
+      });
+}
+
+}  // namespace
+
+void StartHttpSession(tcp::socket socket, std::shared_ptr<Server::Core> core) {
+  auto s = std::make_shared<HttpSession>(std::move(socket), core);
+  core->Add(s);
+  s->Start();
+}
+
+// ---------------------------------------------------------------------------- Server
+
+Server::Server(ServerOptions options, const Router& router)
+    : core_(std::make_shared<Core>(std::move(options), router)) {}
+
+Server::~Server() { Stop(); }
+
+dt::Status Server::Start() {
+  auto& c = *core_;
+  beast::error_code ec;
+  auto address = net::ip::make_address(c.options.address, ec);
+  if (ec) return dt::Status::InvalidArgument(fmt::format("bad listen address '{}': {}", c.options.address, ec.message()));
+  tcp::endpoint ep(address, c.options.port);
+  c.acceptor.emplace(c.io);
+  c.acceptor->open(ep.protocol(), ec);
+  if (!ec) c.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) c.acceptor->bind(ep, ec);
+  if (!ec) c.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    c.acceptor.reset();
+    return dt::Status::IOError(fmt::format("cannot listen on {}:{}: {}", c.options.address, c.options.port, ec.message()));
+  }
+  c.pool = std::make_unique<WorkerPool>(c.options.worker_threads, c.options.worker_queue);
+  Accept(core_);
+  // Handlers that answer later leave no I/O pending: keep the threads running anyway.
+  c.work.emplace(c.io.get_executor());
+  size_t n = std::max<size_t>(1, c.options.io_threads);
+  for (size_t i = 0; i < n; ++i) c.threads.emplace_back([this] { core_->io.run(); });
+  return dt::Status::Ok();
+}
+
+uint16_t Server::port() const {
+  beast::error_code ec;
+  if (!core_->acceptor) return 0;
+  auto ep = core_->acceptor->local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::Stop() {
+  auto& c = *core_;
+  if (c.threads.empty()) return;
+  // 1. Stop accepting.
+  net::post(c.io, [core = core_] {
+    beast::error_code ec;
+    if (core->acceptor) core->acceptor->close(ec);
+  });
+  // 2. Ask every connection to finish what it is doing and close.
+  std::vector<std::shared_ptr<Connection>> conns;
+  {
+    std::lock_guard lock(c.mu);
+    c.stopping = true;
+    conns.assign(c.connections.begin(), c.connections.end());
+  }
+  for (auto& conn : conns) conn->Shutdown();
+  // 3. Wait for in-flight requests, bounded.
+  {
+    std::unique_lock lock(c.mu);
+    if (!c.drained.wait_for(lock, c.options.drain_timeout, [&] { return c.connections.empty(); })) {
+      spdlog::warn("graceful stop: {} connections still open after {} ms; closing them",
+                   c.connections.size(), c.options.drain_timeout.count());
+    }
+  }
+  // 4. Finish queued blocking work, then stop the I/O threads.
+  if (c.pool) c.pool->Stop();
+  c.work.reset();
+  c.io.stop();
+  for (auto& t : c.threads) t.join();
+  c.threads.clear();
+  c.acceptor.reset();
+  {
+    std::lock_guard lock(c.mu);
+    c.connections.clear();
+  }
+}
+
+size_t Server::active_connections() const { return core_->Count(); }
+
+boost::asio::any_io_executor Server::executor() { return core_->io.get_executor(); }
+
+}  // namespace dt::http
