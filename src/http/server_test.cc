@@ -398,12 +398,19 @@ TEST_F(ServerTest, WebSocketAnswersPingsAndServerClosesCleanlyOnStop) {
     if (kind == websocket::frame_type::pong) got_pong = true;
   });
   c.ws.ping({});
+  std::this_thread::sleep_for(50ms);  // the pong is on its way before the next message
+  {
+    std::lock_guard lock(f_.sockets_mu);
+    ASSERT_EQ(f_.sockets.size(), 1u);
+    f_.sockets[0]->Send("after ping");
+  }
+  EXPECT_EQ(c.Read(), "after ping");
+  EXPECT_TRUE(got_pong);
   auto stop = std::async(std::launch::async, [&] { server_->Stop(); });
   boost::beast::flat_buffer b;
   boost::system::error_code ec;
   c.ws.read(b, ec);
   EXPECT_EQ(ec, websocket::error::closed);
-  EXPECT_TRUE(got_pong);
   EXPECT_EQ(c.ws.reason().code, websocket::close_code::going_away);
   stop.get();
 }
