@@ -23,17 +23,22 @@ class FaultFile final : public File {
   Status WriteAt(uint64_t offset, std::string_view data) override {
     std::lock_guard lock(fs_.mu_);
     if (!fs_.active_) return fs_.Down();
-    uint64_t granted = data.size();
-    Status space = fs_.ConsumeSpace(data.size(), &granted);
-    if (granted > 0) {
-      DT_RETURN_IF_ERROR(fs_.RecordUndo(*base_, path(), offset, granted));
-      DT_RETURN_IF_ERROR(base_->WriteAt(offset, data.substr(0, granted)));
-    }
-    return space;
+    if (fs_.fail_writes_) return Status::IOError("write " + path() + ": Input/output error (injected)");
+    DT_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
+    const uint64_t end = offset + data.size();
+    DT_RETURN_IF_ERROR(fs_.ConsumeSpace(end > size ? end - size : 0));
+    DT_RETURN_IF_ERROR(fs_.RecordUndo(*base_, path(), offset, data.size()));
+    return base_->WriteAt(offset, data);
   }
 
   Status Sync() override {
-    std::lock_guard lock(fs_.mu_);
+    std::unique_lock lock(fs_.mu_);
+    if (fs_.block_syncs_ && fs_.active_) {
+      ++fs_.blocked_;
+      fs_.cv_.notify_all();
+      fs_.cv_.wait(lock, [&] { return !fs_.block_syncs_ || !fs_.active_; });
+      --fs_.blocked_;
+    }
     if (!fs_.active_) return fs_.Down();
     ++fs_.syncs_;
     if (fs_.fail_syncs_) {
@@ -51,10 +56,7 @@ class FaultFile final : public File {
     if (!fs_.active_) return fs_.Down();
     DT_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
     const uint64_t grow = offset + len > size ? offset + len - size : 0;
-    uint64_t granted = 0;
-    if (fs_.space_left_ && grow > *fs_.space_left_)
-      return Status::IOError("fallocate " + path() + ": No space left on device (injected)");
-    DT_RETURN_IF_ERROR(fs_.ConsumeSpace(grow, &granted));
+    DT_RETURN_IF_ERROR(fs_.ConsumeSpace(grow));
     return base_->Allocate(offset, len);
   }
 
@@ -86,14 +88,35 @@ void FaultInjectionFileSystem::FailSyncs(bool fail) {
   fail_syncs_ = fail;
 }
 
+void FaultInjectionFileSystem::FailWrites(bool fail) {
+  std::lock_guard lock(mu_);
+  fail_writes_ = fail;
+}
+
 void FaultInjectionFileSystem::SetSpaceLeft(std::optional<uint64_t> bytes) {
   std::lock_guard lock(mu_);
   space_left_ = bytes;
 }
 
 void FaultInjectionFileSystem::SetActive(bool active) {
-  std::lock_guard lock(mu_);
-  active_ = active;
+  {
+    std::lock_guard lock(mu_);
+    active_ = active;
+  }
+  cv_.notify_all();
+}
+
+void FaultInjectionFileSystem::BlockSyncs(bool block) {
+  {
+    std::lock_guard lock(mu_);
+    block_syncs_ = block;
+  }
+  cv_.notify_all();
+}
+
+bool FaultInjectionFileSystem::WaitForBlockedSync(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return blocked_ > 0; });
 }
 
 uint64_t FaultInjectionFileSystem::syncs() const {
@@ -106,12 +129,10 @@ uint64_t FaultInjectionFileSystem::unsynced_writes() const {
   return undo_.size();
 }
 
-Status FaultInjectionFileSystem::ConsumeSpace(uint64_t want, uint64_t* granted) {
-  *granted = want;
-  if (!space_left_) return Status::Ok();
-  *granted = std::min(want, *space_left_);
-  *space_left_ -= *granted;
-  if (*granted < want) return Status::IOError("write: No space left on device (injected)");
+Status FaultInjectionFileSystem::ConsumeSpace(uint64_t grow) {
+  if (!space_left_ || grow == 0) return Status::Ok();
+  if (grow > *space_left_) return Status::IOError("No space left on device (injected)");
+  *space_left_ -= grow;
   return Status::Ok();
 }
 

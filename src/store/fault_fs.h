@@ -12,6 +12,8 @@
 // Lifetime: the base FileSystem must outlive it; it must outlive its Files.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,9 +33,16 @@ class FaultInjectionFileSystem final : public FileSystem {
 
   // Every later Sync fails with EIO (and loses that file's unsynced writes).
   void FailSyncs(bool fail);
-  // Writes and allocations past this many more bytes fail with ENOSPC (a write may land
-  // partly). nullopt: unlimited.
+  // Growing files (writes past the end, allocations) by more than this many bytes fails
+  // with ENOSPC; writes inside allocated space still work, as on a real disk.
+  // nullopt: unlimited.
   void SetSpaceLeft(std::optional<uint64_t> bytes);
+  // Every later write fails with EIO.
+  void FailWrites(bool fail);
+  // true: Sync calls wait (their writes stay unsynced) until unblocked or deactivated.
+  void BlockSyncs(bool block);
+  // Waits until a Sync is blocked (true) or `timeout` passes (false).
+  bool WaitForBlockedSync(std::chrono::milliseconds timeout);
   // false: the "process crashed": every write, sync, allocation fails and changes nothing.
   void SetActive(bool active);
   // The power cut: reverts unsynced writes (keeping the first torn_prefix bytes of the
@@ -65,13 +74,17 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status Down() const { return Status::IOError("injected: the file system is down (simulated crash)"); }
   Status RecordUndo(File& base, const std::string& path, uint64_t offset, uint64_t len);
   Status RevertFile(const std::string& path, File* base);  // requires mu_
-  Status ConsumeSpace(uint64_t want, uint64_t* granted);
+  Status ConsumeSpace(uint64_t grow);
 
   FileSystem* base_;
   mutable std::mutex mu_;
   bool fail_syncs_ = false;              // GUARDED_BY(mu_)
+  bool fail_writes_ = false;             // GUARDED_BY(mu_)
   std::optional<uint64_t> space_left_;   // GUARDED_BY(mu_)
   bool active_ = true;                   // GUARDED_BY(mu_)
+  bool block_syncs_ = false;             // GUARDED_BY(mu_)
+  int blocked_ = 0;                      // GUARDED_BY(mu_): Syncs waiting
+  std::condition_variable cv_;
   uint64_t seq_ = 0;                     // GUARDED_BY(mu_)
   uint64_t syncs_ = 0;                   // GUARDED_BY(mu_)
   std::vector<Undo> undo_;               // GUARDED_BY(mu_)

@@ -387,3 +387,33 @@ TEST_F(StoreTest, AppendAsyncFromManyThreadsKeepsEveryStreamConsistent) {
 
 }  // namespace
 }  // namespace dt::store
+
+namespace dt::store {
+namespace {
+
+TEST(StoreCache, ABoundedStreamCacheGivesTheSameAnswers) {
+  testing::TempDir dir;
+  Options o;
+  o.folder = dir.path();
+  o.stream_cache_entries = 4;  // far fewer than the streams
+  auto opened = Store::Open(o);
+  ASSERT_TRUE(opened.ok());
+  auto& store = *opened;
+  for (int round = 0; round < 3; ++round)
+    for (int s = 0; s < 40; ++s) {
+      auto r = store->Append("c-" + std::to_string(s), round == 0 ? kExpectedNoStream : round * 2 - 1,
+                             testing::MakeEvents(2));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(r->first_number, round * 2);
+    }
+  for (int s = 0; s < 40; ++s) {
+    auto r = store->ReadStream("c-" + std::to_string(s), 0, 100, Direction::kForward);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->events.size(), 6u);
+    EXPECT_EQ(r->last_number, 5);
+  }
+  EXPECT_EQ(store->GetStats().streams, 40u);
+}
+
+}  // namespace
+}  // namespace dt::store
