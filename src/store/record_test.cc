@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace dt::store {
@@ -98,6 +101,35 @@ TEST(Record, EmptyDataAndMetadataRoundTrip) {
   EXPECT_FALSE(v.commit());
   EXPECT_EQ(PeekRecordLength(buf.data()), buf.size());
   EXPECT_EQ(PeekTrailerLength(buf.data() + buf.size()), buf.size());
+}
+
+}  // namespace
+}  // namespace dt::store
+
+namespace dt::store {
+namespace {
+
+// The fuzz seeds were written by an independent encoder (from docs/LOG_FORMAT.md): the
+// decoder must accept the valid ones.
+TEST(Record, FuzzSeedsWrittenFromTheDocumentDecode) {
+  for (const char* name : {"one-record", "batch-of-three", "tombstone", "metadata"}) {
+    std::ifstream in(std::string(DT_STORE_SOURCE_DIR) + "/fuzz/record_corpus/" + name, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(bytes.empty()) << name;
+    uint64_t base;
+    std::memcpy(&base, bytes.data() + format::kPositionOffset, 8);
+    size_t off = 0, records = 0;
+    while (off < bytes.size()) {
+      RecordView v;
+      std::string err;
+      ASSERT_EQ(DecodeRecord(bytes.data() + off, bytes.size() - off, base + off, &v, &err), DecodeStatus::kOk)
+          << name << ": " << err;
+      off += v.length;
+      ++records;
+      if (off == bytes.size()) EXPECT_TRUE(v.commit()) << name;
+    }
+    EXPECT_GE(records, 1u);
+  }
 }
 
 }  // namespace
