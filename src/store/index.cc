@@ -6,13 +6,19 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/slice_transform.h>
 
 #include "store/metadata.h"
 
 namespace dt::store {
 namespace {
 
-constexpr char kCheckpointKey[] = "c";
+constexpr char kCheckpointKey[] = "c";        // runs (default family), ids (ids family)
+constexpr char kStatesCheckpointKey[] = "S";
+// The ids family's checkpoint: nil id and stream id 0, which no event has (the hash
+// memtable needs keys at least as long as its prefix).
+const std::string kIdsCheckpointKey(24, '\0');
 
 void PutBE(std::string* s, uint64_t v) {
   char b[8];
@@ -53,10 +59,10 @@ std::string RunKey(uint64_t sid, int64_t last) {
   PutBE(&k, static_cast<uint64_t>(last));
   return k;
 }
+// In the "ids" column family: no type byte, so the prefix extractor sees uuid bytes.
 std::string IdKey(const Uuid& id, uint64_t sid) {
   std::string k;
-  k.reserve(25);
-  k += 'i';
+  k.reserve(24);
   k.append(reinterpret_cast<const char*>(id.bytes.data()), 16);
   PutBE(&k, sid);
   return k;
@@ -77,50 +83,120 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-Index::Index(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+constexpr uint32_t kIndexFormat = 3;
+constexpr char kIdsFamily[] = "ids";
+
+Index::Index(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : db_(std::move(db)), handles_(std::move(handles)) {}
 
 Index::~Index() {
-  if (db_) (void)db_->Close();
+  if (db_) {
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+  }
 }
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.max_background_jobs = 2;
-  options.write_buffer_size = 64 << 20;
-  options.max_write_buffer_number = 3;
-  options.avoid_flush_during_shutdown = false;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  options.keep_log_file_num = 2;
+namespace {
+
+rocksdb::ColumnFamilyOptions FamilyOptions(bool ids) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = 64 << 20;
+  cf.max_write_buffer_number = 3;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
-  table.cache_index_and_filter_blocks = false;
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.memtable_prefix_bloom_size_ratio = 0.02;
-  options.memtable_whole_key_filtering = true;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (ids) {
+    // Event ids are random and only ever looked up whole, never iterated: a hash
+    // memtable makes an insert O(1) where a skiplist costs O(log n) cache misses, which
+    // dominated the writer's CPU time.
+    cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
+    cf.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(1 << 20));
+  } else {
+    cf.memtable_prefix_bloom_size_ratio = 0.02;
+    cf.memtable_whole_key_filtering = true;
+  }
+  return cf;
+}
+
+rocksdb::DBOptions DatabaseOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;
+  o.avoid_flush_during_shutdown = false;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 2;
+  // Without a WAL, the families must be flushed together so that after a crash the
+  // checkpoint (default family) never covers entries lost from another family.
+  o.atomic_flush = true;
+  o.allow_concurrent_memtable_write = false;  // required by the hash memtable
+  return o;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Families() {
+  return {{rocksdb::kDefaultColumnFamilyName, FamilyOptions(false)}, {kIdsFamily, FamilyOptions(true)}};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(DatabaseOptions(), path, Families(), &handles, &raw);
   if (!s.ok()) return Status::IOError("cannot open the index " + path + ": " + s.ToString());
-  return std::unique_ptr<Index>(new Index(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<Index>(new Index(std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
 }
 
 Status Index::Destroy(const std::string& path) {
-  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), "destroy");
+  rocksdb::Options o(DatabaseOptions(), FamilyOptions(false));
+  return FromRocks(rocksdb::DestroyDB(path, o, Families()), "destroy");
 }
 
-Result<IndexCheckpoint> Index::ReadCheckpoint() {
+Result<IndexCheckpoints> Index::ReadCheckpoints() {
+  IndexCheckpoints c;
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kCheckpointKey, &v);
-  IndexCheckpoint c;
-  if (s.IsNotFound()) return c;
-  DT_RETURN_IF_ERROR(FromRocks(s, "read"));
-  if (v.size() < 16) return Status::Corruption("index checkpoint is malformed");
-  c.present = true;
-  c.position = GetLE<uint64_t>(v.data());
-  c.next_stream_id = GetLE<uint64_t>(v.data() + 8);
-  c.store_id = v.substr(16);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[0], kStatesCheckpointKey, &v);
+  if (!s.IsNotFound()) {
+    DT_RETURN_IF_ERROR(FromRocks(s, "read"));
+    if (v.size() < 20) return Status::Corruption("index states checkpoint is malformed");
+    c.states_present = c.any_present = true;
+    c.states = GetLE<uint64_t>(v.data());
+    c.next_stream_id = GetLE<uint64_t>(v.data() + 8);
+    c.format = GetLE<uint32_t>(v.data() + 16);
+    c.store_id = v.substr(20);
+  }
+  for (int family = 0; family < 2; ++family) {
+    s = db_->Get(rocksdb::ReadOptions(), handles_[family], family == 0 ? std::string(kCheckpointKey) : kIdsCheckpointKey, &v);
+    Position p = 0;
+    if (!s.IsNotFound()) {
+      DT_RETURN_IF_ERROR(FromRocks(s, "read"));
+      if (v.size() != 8) return Status::Corruption("index checkpoint is malformed");
+      p = GetLE<uint64_t>(v.data());
+      c.any_present = true;
+    }
+    (family == 0 ? c.runs : c.ids) = p;
+  }
   return c;
+}
+
+void Index::AddState(rocksdb::WriteBatch* batch, const std::string& name, const StreamState* persisted,
+                     const StreamState& current) {
+  batch->Put(StateKey(name), current.Encode());
+  if (current.has_records && (!persisted || persisted->last_position != current.last_position)) {
+    if (persisted && persisted->has_records) batch->Delete(RecentKey(persisted->last_position, current.id));
+    batch->Put(RecentKey(current.last_position, current.id), name);
+  }
+}
+
+void Index::AddStatesCheckpoint(rocksdb::WriteBatch* batch, Position position, uint64_t next_stream_id,
+                                const std::string& store_id) {
+  std::string c;
+  PutLE<uint64_t>(&c, position);
+  PutLE<uint64_t>(&c, next_stream_id);
+  PutLE<uint32_t>(&c, kIndexFormat);
+  c += store_id;
+  batch->Put(kStatesCheckpointKey, c);
 }
 
 Result<StatePtr> Index::ReadState(std::string_view name) {
@@ -136,7 +212,7 @@ Result<StatePtr> Index::ReadState(std::string_view name) {
 
 Result<std::optional<int64_t>> Index::FindEventId(uint64_t sid, const Uuid& id) {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), IdKey(id, sid), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[1], IdKey(id, sid), &v);
   if (s.IsNotFound()) return std::optional<int64_t>();
   DT_RETURN_IF_ERROR(FromRocks(s, "read"));
   if (v.size() != 8) return Status::Corruption("index: malformed event id entry");
@@ -185,10 +261,11 @@ Result<std::vector<Run>> Index::Runs(uint64_t sid, int64_t from, bool forward, s
   return runs;
 }
 
-Status Index::VisitRecent(const std::function<bool(std::string_view)>& visit) {
+Status Index::VisitRecent(const std::function<bool(std::string_view, Position)>& visit) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekForPrev("w\xff"); it->Valid() && it->key().starts_with("w"); it->Prev()) {
-    if (!visit(std::string_view(it->value().data(), it->value().size()))) break;
+    if (it->key().size() != 17) return Status::Corruption("index: malformed recent-stream key");
+    if (!visit(std::string_view(it->value().data(), it->value().size()), GetBE(it->key().data() + 1))) break;
   }
   return FromRocks(it->status(), "read");
 }
@@ -207,8 +284,10 @@ Status Index::Flush() {
 
 // ---------------------------------------------------------------- IndexUpdate
 
-IndexUpdate::IndexUpdate(Lookup lookup, uint64_t max_run_bytes)
-    : lookup_(std::move(lookup)), max_run_bytes_(max_run_bytes) {}
+IndexUpdate::IndexUpdate(Index& index, Lookup lookup, uint64_t max_run_bytes)
+    : ids_family_(index.ids_family()), lookup_(std::move(lookup)), max_run_bytes_(max_run_bytes) {}
+
+uint32_t Index::Format() { return kIndexFormat; }
 
 void IndexUpdate::Reset(uint64_t next_stream_id) {
   next_stream_id_ = next_stream_id;
@@ -273,7 +352,7 @@ Status IndexUpdate::Add(const RecordView& r) {
   st->has_records = true;
   const uint64_t sid = st->id;
 
-  // Runs.
+  // Runs: never across a batch end, so they depend on the log alone (see index.h).
   if (run_sid_ == sid && !tombstone && r.number == run_.last + 1 &&
       r.position == run_.position + run_.bytes && run_.bytes + r.length <= max_run_bytes_) {
     run_.last = r.number;
@@ -283,12 +362,12 @@ Status IndexUpdate::Add(const RecordView& r) {
     run_sid_ = sid;
     run_ = Run{r.number, r.number, r.position, r.length};
   }
-  if (tombstone) FlushRun();
+  if (tombstone || r.commit()) FlushRun();
 
   if (!tombstone) {
     std::string v;
     PutLE<int64_t>(&v, r.number);
-    batch_.Put(IdKey(r.id, sid), v);
+    batch_.Put(ids_family_, IdKey(r.id, sid), v);
     added_.push_back(AddedEvent{sid, r.number, r.id, r.position});
   }
 
@@ -311,21 +390,12 @@ const IndexUpdate::AddedEvent* IndexUpdate::AddedEventAt(uint64_t sid, int64_t n
   return nullptr;
 }
 
-rocksdb::WriteBatch* IndexUpdate::Finish(Position end, const std::string& store_id) {
+rocksdb::WriteBatch* IndexUpdate::Finish(Position end) {
   FlushRun();
-  for (const Touched& t : touched_) {
-    batch_.Put(StateKey(t.name), t.state->Encode());
-    if (t.state->has_records && (!t.committed || t.committed->last_position != t.state->last_position)) {
-      if (t.committed && t.committed->has_records)
-        batch_.Delete(RecentKey(t.committed->last_position, t.state->id));
-      batch_.Put(RecentKey(t.state->last_position, t.state->id), t.name);
-    }
-  }
   std::string c;
   PutLE<uint64_t>(&c, end);
-  PutLE<uint64_t>(&c, next_stream_id_);
-  c += store_id;
   batch_.Put(kCheckpointKey, c);
+  batch_.Put(ids_family_, kIdsCheckpointKey, c);
   return &batch_;
 }
 

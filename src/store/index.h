@@ -1,19 +1,26 @@
-// index.h: the derived, persistent index of the log, in RocksDB (no WAL: the log is the
-// truth, and the checkpoint key written in the same WriteBatch says up to which log
-// position the index is complete).
+// index.h: the derived, persistent index of the log, in RocksDB without a WAL: the log
+// is the truth, and every part of the index carries a checkpoint, written in the same
+// WriteBatch as its entries, saying up to which log position that part is complete.
 //
-// Keys (one column family; integers big-endian so keys sort by them):
-//   "c"                              -> checkpoint: position, next stream id, store id
-//   's' name                         -> StreamState (stream_state.h)
-//   'r' sid(8) last_number(8)        -> run: first number, first position, bytes
-//   'i' event id(16) sid(8)          -> event number
-//   'w' last_position(8) sid(8)      -> stream name (streams by most recent write)
-// A run is a maximal set of consecutive records of one stream with consecutive numbers,
-// written together (bounded in bytes): one key per run instead of one per event.
+// Keys (default column family unless noted; integers big-endian so keys sort by them):
+//   'r' sid(8) last_number(8)     -> run: first number, first position, bytes
+//   "c"                           -> runs checkpoint: position
+//   event id(16) sid(8)           -> event number                   (column family "ids")
+//   nil id(16) 0(8)               -> ids checkpoint: position        (column family "ids")
+//   's' name                      -> StreamState (stream_state.h)
+//   'w' last_position(8) sid(8)   -> stream name (streams by most recent write)
+//   "S"                           -> states checkpoint: position, next stream id, index
+//                                    format, store id
+// A run is the records of one stream inside one batch (consecutive, numbers consecutive,
+// split at kMaxRunBytes): one key per run instead of one per event. Runs depend only on the
+// log, so indexing a stretch of the log twice writes the same keys and values: recovery
+// simply re-indexes from the smallest checkpoint.
+// Runs and event ids are written with every group commit; stream states (and 'w') only
+// every second or so (the store keeps them in memory, pinned in its cache, until then).
 //
 // Thread-safety: Index reads may run on any thread; writes (Write, Flush) come from the
 // store's writer thread (or the opener during reindexing). IndexUpdate is used by one
-// thread. Lifetime: an IndexUpdate borrows nothing; the Index outlives its iterators.
+// thread. Lifetime: the Index outlives its IndexUpdates and iterators.
 #pragma once
 
 #include <cstdint>
@@ -35,11 +42,19 @@
 
 namespace dt::store {
 
-struct IndexCheckpoint {
-  bool present = false;        // false for a new (empty) index
-  Position position = 0;       // the index covers the log below this position
-  uint64_t next_stream_id = 1;
-  std::string store_id;        // identity of the log the index belongs to
+struct IndexCheckpoints {
+  bool states_present = false;  // false for a new (empty) index
+  uint32_t format = 0;          // layout version of the index (Index::Format())
+  std::string store_id;         // identity of the log the index belongs to
+  Position states = 0;          // stream states cover the log below this position
+  uint64_t next_stream_id = 1;  // at `states`
+  Position runs = 0;            // runs cover the log below this position
+  Position ids = 0;             // event ids cover the log below this position
+  bool any_present = false;     // some checkpoint exists (the index is not new)
+
+  // Where re-indexing must start.
+  Position replay_from() const { return std::min(states, std::min(runs, ids)); }
+  Position furthest() const { return std::max(states, std::max(runs, ids)); }
 };
 
 struct Run {
@@ -53,9 +68,11 @@ class Index {
  public:
   static Result<std::unique_ptr<Index>> Open(const std::string& path);
   static Status Destroy(const std::string& path);
+  static uint32_t Format();  // the layout this code writes; another one is rebuilt
   ~Index();
+  rocksdb::ColumnFamilyHandle* ids_family() const { return handles_[1]; }
 
-  Result<IndexCheckpoint> ReadCheckpoint();
+  Result<IndexCheckpoints> ReadCheckpoints();
   // nullptr when the stream is unknown.
   Result<StatePtr> ReadState(std::string_view name);
   // Number of event `id` in stream `sid`, if indexed.
@@ -63,26 +80,38 @@ class Index {
   // Runs of stream `sid` holding numbers >= from (forward) or <= from (backward), in that
   // order, until they cover max_events events.
   Result<std::vector<Run>> Runs(uint64_t sid, int64_t from, bool forward, size_t max_events);
-  // Stream names by most recent write, newest first, until visit returns false.
-  Status VisitRecent(const std::function<bool(std::string_view name)>& visit);
+  // Persisted stream names by most recent write (with its position), newest first, until
+  // visit returns false.
+  Status VisitRecent(const std::function<bool(std::string_view name, Position last)>& visit);
 
   Status Write(rocksdb::WriteBatch* batch);
+  // Adds to `batch` the persistence of a stream's state: `persisted` is what the index
+  // holds now (null: nothing), `current` the state to hold.
+  static void AddState(rocksdb::WriteBatch* batch, const std::string& name, const StreamState* persisted,
+                       const StreamState& current);
+  // Adds the states checkpoint: every state change below `position` is in the batch or
+  // already in the index.
+  static void AddStatesCheckpoint(rocksdb::WriteBatch* batch, Position position, uint64_t next_stream_id,
+                                  const std::string& store_id);
   // Persists the memtable (the index survives a crash up to its checkpoint without it too,
   // but reopening is faster after a flush).
   Status Flush();
 
  private:
-  explicit Index(std::unique_ptr<rocksdb::DB> db);
+  Index(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, ids
 };
 
-// The index changes of a group of records (in log order), and the streams' new states.
+// The index changes of a group of records (in log order): runs and event ids with their
+// checkpoints, and the streams' new states (kept by the caller until it persists them).
 class IndexUpdate {
  public:
   // Committed state of a stream (cache or index); nullptr when unknown.
   using Lookup = std::function<Result<StatePtr>(std::string_view name)>;
 
-  IndexUpdate(Lookup lookup, uint64_t max_run_bytes);
+  // `index` provides the column family handles and must outlive the update.
+  IndexUpdate(Index& index, Lookup lookup, uint64_t max_run_bytes);
 
   // Starts an empty update; new streams get ids from next_stream_id on.
   void Reset(uint64_t next_stream_id);
@@ -103,13 +132,13 @@ class IndexUpdate {
   bool empty() const { return touched_.empty(); }
   size_t records() const { return records_; }
 
-  // Completes the batch: states, recent-stream keys and the checkpoint (`end`).
-  rocksdb::WriteBatch* Finish(Position end, const std::string& store_id);
+  // Completes the batch: runs, ids and their checkpoints (`end`).
+  rocksdb::WriteBatch* Finish(Position end);
   uint64_t next_stream_id() const { return next_stream_id_; }
-  // The new states, after the batch was written.
+  // The new states (f(name, committed-before-this-update or null, new state)).
   template <typename F>
   void ForEachNewState(F&& f) {
-    for (auto& t : touched_) f(t.name, t.state);
+    for (auto& t : touched_) f(t.name, t.committed, t.state);
   }
 
  private:
@@ -121,6 +150,7 @@ class IndexUpdate {
   Result<StreamState*> Touch(std::string_view name);
   void FlushRun();
 
+  rocksdb::ColumnFamilyHandle* ids_family_;
   Lookup lookup_;
   const uint64_t max_run_bytes_;
   uint64_t next_stream_id_ = 1;

@@ -16,6 +16,8 @@ constexpr uint64_t kMaxGroupBytes = 64ull << 20;  // bytes of records written pe
 constexpr uint64_t kMaxRunBytes = 64 << 10;       // see index.h: bounds a point read
 constexpr size_t kReindexBatchRecords = 20000;
 constexpr auto kChkSyncInterval = std::chrono::seconds(1);
+constexpr size_t kMaxDirtyStates = 16384;                 // states kept only in memory at most
+constexpr auto kStateFlushInterval = std::chrono::seconds(1);
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -79,21 +81,26 @@ Status StoreImpl::OpenImpl() {
 
   const std::string index_path = folder + "/index";
   DT_ASSIGN_OR_RETURN(index_, Index::Open(index_path));
-  DT_ASSIGN_OR_RETURN(IndexCheckpoint cp, index_->ReadCheckpoint());
-  if (cp.present && (cp.store_id != store_id_ || cp.position > rec.end)) {
-    spdlog::warn("event store {}: the index does not match the log ({}); rebuilding it", folder,
-                 cp.store_id != store_id_ ? "it belongs to another log"
-                                          : "it is ahead of the log");
+  DT_ASSIGN_OR_RETURN(IndexCheckpoints cp, index_->ReadCheckpoints());
+  const char* mismatch = nullptr;
+  if (cp.states_present && cp.format != Index::Format()) mismatch = "it has another layout";
+  else if (cp.states_present && cp.store_id != store_id_) mismatch = "it belongs to another log";
+  else if (cp.furthest() > rec.end) mismatch = "it is ahead of the log";
+  if (mismatch) {
+    spdlog::warn("event store {}: the index does not match the log ({}); rebuilding it", folder, mismatch);
     index_.reset();
     DT_RETURN_IF_ERROR(Index::Destroy(index_path));
     DT_ASSIGN_OR_RETURN(index_, Index::Open(index_path));
-    cp = IndexCheckpoint{};
+    cp = IndexCheckpoints{};
   }
-  next_stream_id_ = cp.present ? cp.next_stream_id : 1;
+  // Without a states checkpoint, nothing of the index can be trusted to be complete.
+  const Position replay_from = cp.states_present ? cp.replay_from() : 0;
+  next_stream_id_ = cp.states_present ? cp.next_stream_id : 1;
   streams_.store(next_stream_id_ - 1);
-  update_ = std::make_unique<IndexUpdate>(
+  update_ = std::make_unique<IndexUpdate>(*index_,
       [this](std::string_view name) { return WriterLookup(name); }, kMaxRunBytes);
-  if (cp.position < rec.end) DT_RETURN_IF_ERROR(Reindex(cp.position, rec.end));
+  if (replay_from < rec.end) DT_RETURN_IF_ERROR(Reindex(replay_from, rec.end));
+  DT_RETURN_IF_ERROR(FlushStates(rec.end, /*force=*/true));
 
   head_.store(rec.end, std::memory_order_release);
   DT_RETURN_IF_ERROR(log_->SaveCheckpoint(rec.end, true));
@@ -113,13 +120,11 @@ Status StoreImpl::Reindex(Position from, Position to) {
   for (;;) {
     DT_ASSIGN_OR_RETURN(bool more, reader.NextChecked(&v));
     if (more) DT_RETURN_IF_ERROR(update_->Add(v));
-    if (!more || update_->records() >= kReindexBatchRecords) {
-      DT_RETURN_IF_ERROR(index_->Write(update_->Finish(reader.position(), store_id_)));
-      update_->ForEachNewState([this](const std::string& name, const std::shared_ptr<StreamState>& st) {
-        cache_.Put(name, st);
-      });
-      next_stream_id_ = update_->next_stream_id();
-      streams_.store(next_stream_id_ - 1);
+    // Batches end at commit records, so the reader's position is a batch boundary then.
+    if (!more || (update_->records() >= kReindexBatchRecords && v.commit())) {
+      DT_RETURN_IF_ERROR(index_->Write(update_->Finish(reader.position())));
+      AbsorbNewStates();
+      if (DirtyCount() >= kMaxDirtyStates) DT_RETURN_IF_ERROR(FlushStates(reader.position(), false));
       update_->Reset(next_stream_id_);
       auto now = std::chrono::steady_clock::now();
       if (now - last_report > std::chrono::seconds(2)) {
@@ -130,6 +135,37 @@ Status StoreImpl::Reindex(Position from, Position to) {
     }
     if (!more) break;
   }
+  return Status::Ok();
+}
+
+void StoreImpl::AbsorbNewStates() {
+  next_stream_id_ = update_->next_stream_id();
+  streams_.store(next_stream_id_ - 1, std::memory_order_relaxed);
+  std::lock_guard lock(dirty_mu_);
+  update_->ForEachNewState([this](const std::string& name, const StatePtr& committed,
+                                  const std::shared_ptr<StreamState>& state) {
+    auto [it, fresh] = dirty_.try_emplace(name);
+    if (fresh) it->second.persisted = committed;  // not dirty before: the index holds it
+    it->second.current = state;
+    cache_.Put(name, state, /*pinned=*/true);
+  });
+}
+
+size_t StoreImpl::DirtyCount() const {
+  std::lock_guard lock(dirty_mu_);
+  return dirty_.size();
+}
+
+Status StoreImpl::FlushStates(Position position, bool force) {
+  std::lock_guard lock(dirty_mu_);
+  if (dirty_.empty() && !force) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (auto& [name, d] : dirty_) Index::AddState(&batch, name, d.persisted.get(), *d.current);
+  Index::AddStatesCheckpoint(&batch, position, next_stream_id_, store_id_);
+  DT_RETURN_IF_ERROR(index_->Write(&batch));
+  for (auto& [name, d] : dirty_) cache_.Unpin(name);
+  dirty_.clear();
+  last_state_flush_ = std::chrono::steady_clock::now();
   return Status::Ok();
 }
 
@@ -147,6 +183,10 @@ Status StoreImpl::Close() {
   if (log_ && !writer_failed_) {
     Status s = log_->SaveCheckpoint(head_.load(), true);
     if (!s.ok()) result = s;
+    if (index_) {
+      s = FlushStates(head_.load(), true);
+      if (!s.ok() && result.ok()) result = s;
+    }
   }
   if (index_) {
     Status s = index_->Flush();
@@ -495,6 +535,7 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
       v.stream = p.stream;
       v.type = p.type;
       v.data = p.data;
+      v.flags = f.commit ? format::kFlagCommit : 0;
       Status s = update_->Add(v);
       if (!s.ok()) Fail(s);
       if (k == first_target) result.first_position = pos;
@@ -548,17 +589,13 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
       for (auto& [cb, r] : done)
         if (r.ok()) r = Status::Stopped(s.message() + "; the store stopped taking writes (the append may or may not be durable)");
     } else {
-      s = index_->Write(update_->Finish(pos, store_id_));
+      s = index_->Write(update_->Finish(pos));
       if (!s.ok()) {
         Fail(s);
         for (auto& [cb, r] : done)
           if (r.ok()) r = Status::Stopped(s.message() + "; the store stopped taking writes (the append is durable in the log)");
       } else {
-        next_stream_id_ = update_->next_stream_id();
-        streams_.store(next_stream_id_ - 1, std::memory_order_relaxed);
-        update_->ForEachNewState([this](const std::string& name, const std::shared_ptr<StreamState>& st) {
-          cache_.Put(name, st);
-        });
+        AbsorbNewStates();
         const auto now_steady = std::chrono::steady_clock::now();
         const bool sync_chk = now_steady - last_chk_sync_ >= kChkSyncInterval;
         if (sync_chk) last_chk_sync_ = now_steady;
@@ -574,6 +611,10 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
         events_written_.fetch_add(events, std::memory_order_relaxed);
         bytes_written_.fetch_add(buf_.size(), std::memory_order_relaxed);
         if (!c.ok()) Fail(c);
+        if (DirtyCount() >= kMaxDirtyStates || now_steady - last_state_flush_ >= kStateFlushInterval) {
+          Status f = FlushStates(pos, false);
+          if (!f.ok()) Fail(f);
+        }
       }
     }
   }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "store/fs.h"
@@ -107,6 +108,11 @@ class StoreImpl final : public Store {
                                        int64_t last);
   void Fail(const Status& why);
   Status Reindex(Position from, Position to);
+  // Moves the update's new states into dirty_ and the cache (pinned).
+  void AbsorbNewStates();
+  // Persists the dirty states with a states checkpoint at `position`.
+  Status FlushStates(Position position, bool force);
+  size_t DirtyCount() const;
 
   Result<StatePtr> LookupState(std::string_view name);         // any thread
   Result<StatePtr> WriterLookup(std::string_view name);        // writer: fills the cache
@@ -142,6 +148,13 @@ class StoreImpl final : public Store {
   std::string buf_;
   std::vector<Planned> planned_;
   std::chrono::steady_clock::time_point last_chk_sync_;
+  std::chrono::steady_clock::time_point last_state_flush_;
+  struct Dirty {
+    StatePtr persisted;  // what the index holds (null: nothing)
+    StatePtr current;
+  };
+  mutable std::mutex dirty_mu_;  // writes: writer thread only; reads: ListStreams
+  std::unordered_map<std::string, Dirty> dirty_;  // GUARDED_BY(dirty_mu_): newer than the index
   bool writer_failed_ = false;
 
   std::atomic<Position> head_{0};

@@ -1,6 +1,7 @@
 // The engine's read side: streams, $all, stream info and metadata, stream listing.
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "store/metadata.h"
 #include "store/record.h"
@@ -301,23 +302,42 @@ Result<StreamMetadata> StoreImpl::GetMetadata(std::string_view stream) {
 
 Result<std::vector<StreamInfo>> StoreImpl::ListStreams(std::string_view search, size_t offset,
                                                        size_t limit, bool include_system) {
-  std::vector<StreamInfo> out;
+  auto wanted = [&](std::string_view name) {
+    if (!include_system && !name.empty() && name[0] == '$') return false;
+    return search.empty() || name.find(search) != std::string_view::npos;
+  };
   std::vector<std::string> names;
   {
     std::shared_lock guard(close_mu_);
     if (closed()) return Status::Stopped("the store is closed");
-    size_t skipped = 0;
-    DT_RETURN_IF_ERROR(index_->VisitRecent([&](std::string_view name) {
-      if (!include_system && !name.empty() && name[0] == '$') return true;
-      if (!search.empty() && name.find(search) == std::string_view::npos) return true;
-      if (skipped < offset) {
-        ++skipped;
-        return true;
+    // Streams written since the states were last persisted are only in memory (dirty_);
+    // the index's recent-stream keys hold the others. Merge both, newest first.
+    std::vector<std::pair<Position, std::string>> fresh;
+    std::unordered_set<std::string> fresh_names;
+    {
+      std::lock_guard lock(dirty_mu_);
+      for (auto& [name, d] : dirty_) {
+        if (!d.current->has_records) continue;
+        fresh_names.insert(name);
+        if (wanted(name)) fresh.emplace_back(d.current->last_position, name);
       }
-      names.emplace_back(name);
+    }
+    std::sort(fresh.begin(), fresh.end(), std::greater<>());
+    size_t next_fresh = 0, seen = 0;
+    auto take = [&](const std::string& name) {
+      if (seen++ >= offset) names.push_back(name);
       return names.size() < limit;
+    };
+    DT_RETURN_IF_ERROR(index_->VisitRecent([&](std::string_view name, Position pos) {
+      if (fresh_names.count(std::string(name))) return true;  // stale: the dirty state is newer
+      if (!wanted(name)) return true;
+      while (next_fresh < fresh.size() && fresh[next_fresh].first > pos)
+        if (!take(fresh[next_fresh++].second)) return false;
+      return take(std::string(name));
     }));
+    while (names.size() < limit && next_fresh < fresh.size()) take(fresh[next_fresh++].second);
   }
+  std::vector<StreamInfo> out;
   for (const std::string& name : names) {
     DT_ASSIGN_OR_RETURN(StreamInfo info, GetStreamInfo(name));
     out.push_back(std::move(info));

@@ -53,21 +53,39 @@ StatePtr StateCache::Get(std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = map_.find(name);
   if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  if (!it->second.pinned) lru_.splice(lru_.begin(), lru_, it->second.lru);
   return it->second.state;
 }
 
-void StateCache::Put(const std::string& name, StatePtr state) {
+void StateCache::Put(const std::string& name, StatePtr state, bool pinned) {
   std::lock_guard lock(mu_);
   auto it = map_.find(std::string_view(name));
-  if (it != map_.end()) {
-    it->second.state = std::move(state);
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return;
+  if (it == map_.end()) {
+    it = map_.emplace(name, Entry{}).first;
+  } else if (!it->second.pinned) {
+    lru_.erase(it->second.lru);
   }
+  it->second.state = std::move(state);
+  it->second.pinned = pinned;
+  if (!pinned) {
+    lru_.push_front(name);
+    it->second.lru = lru_.begin();
+  }
+  Evict();
+}
+
+void StateCache::Unpin(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(std::string_view(name));
+  if (it == map_.end() || !it->second.pinned) return;
+  it->second.pinned = false;
   lru_.push_front(name);
-  map_.emplace(name, Entry{std::move(state), lru_.begin()});
-  while (map_.size() > capacity_) {
+  it->second.lru = lru_.begin();
+  Evict();
+}
+
+void StateCache::Evict() {
+  while (lru_.size() > capacity_) {
     map_.erase(map_.find(std::string_view(lru_.back())));
     lru_.pop_back();
   }

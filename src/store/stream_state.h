@@ -4,8 +4,9 @@
 // one for every change, so readers holding the old one see a consistent snapshot.
 //
 // Thread-safety: StateCache may be used from any thread. Only the store's writer thread
-// puts into it (after the index holds the same state), so a reader that misses the cache
-// and reads the index never races an older value into the cache.
+// puts into it, so a reader that misses the cache and reads the index never races an older
+// value into the cache. States not yet persisted in the index are pinned: they are never
+// evicted (a miss must mean the index holds the latest state).
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,9 @@ class StateCache {
  public:
   explicit StateCache(size_t capacity) : capacity_(capacity) {}
   StatePtr Get(std::string_view name);
-  void Put(const std::string& name, StatePtr state);
+  // pinned: not evictable until Unpin (the state is not in the index yet).
+  void Put(const std::string& name, StatePtr state, bool pinned = false);
+  void Unpin(const std::string& name);
   size_t size() const;
   void Clear();
 
@@ -53,12 +56,14 @@ class StateCache {
   };
   struct Entry {
     StatePtr state;
-    std::list<std::string>::iterator lru;
+    bool pinned = false;
+    std::list<std::string>::iterator lru;  // valid when not pinned
   };
+  void Evict();  // requires mu_
   const size_t capacity_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> map_;  // GUARDED_BY(mu_)
-  std::list<std::string> lru_;  // GUARDED_BY(mu_); front = most recently used
+  std::list<std::string> lru_;  // GUARDED_BY(mu_); unpinned names, front = most recent
 };
 
 }  // namespace dt::store
