@@ -1,0 +1,61 @@
+// RemoteClient: EventStoreClient over the EventStoreDB HTTP API (AtomPub).
+//
+// Uses only what a real EventStoreDB/KurrentDB node with AtomPub over HTTP enabled offers:
+//  - append:  POST /streams/{s}, Content-Type application/vnd.eventstore.events+json,
+//             ES-ExpectedVersion; 201 + Location .../{firstEventNumber}; wrong version:
+//             400 + ES-CurrentVersion; 410 for a tombstoned stream.
+//  - read:    GET /streams/{s}/{n}/forward|backward/{count}?embed=body (entries newest first).
+//  - $all:    GET /streams/%24all/{pos}/forward/{count}?embed=body with ES-LongPoll; the
+//             page's "previous" link names where the next page starts.
+// HTTP Basic auth on every request. Keep-alive connections are pooled (bounded); a request
+// that fails on a reused connection is retried once on a fresh one.
+//
+// Thread-safety: all methods, any thread (each request takes its own pooled connection).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client/event_store_client.h"
+
+namespace dt::client {
+
+struct RemoteOptions {
+  std::string url;  // http://host[:port][/base]
+  std::string username = "admin";
+  std::string password = "changeit";
+  std::chrono::milliseconds request_timeout{30000};  // per request, plus any long poll
+  size_t max_idle_connections = 64;
+};
+
+class RemoteClient final : public EventStoreClient {
+ public:
+  // Validates the URL (no connection is made yet). kInvalidArgument for a bad URL.
+  static Result<std::unique_ptr<RemoteClient>> Create(const RemoteOptions& options);
+  ~RemoteClient() override;
+
+  Result<AppendResult> Append(std::string_view stream, int64_t expected_version,
+                              std::vector<ProposedEvent> events) override;
+  Result<StreamPage> ReadStreamForward(std::string_view stream, int64_t from,
+                                       size_t max_count) override;
+  Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
+                                        size_t max_count) override;
+  Result<AllPage> ReadAllForward(const AllPosition& from, size_t max_count,
+                                 std::chrono::milliseconds long_poll) override;
+  Result<AllPosition> ReadHead() override;
+  std::string Describe() const override;
+
+  struct Impl;
+
+ private:
+  explicit RemoteClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-encodes a stream name for use in a URL path segment.
+std::string EncodePathSegment(std::string_view s);
+
+}  // namespace dt::client

@@ -1,0 +1,453 @@
+#include "tracker/tracker_service.h"
+
+#include "client/time_util.h"
+#include "tracker/events.h"
+#include "tracker/validation.h"
+
+namespace dt::tracker {
+
+using json = nlohmann::json;
+using client::ProposedEvent;
+using client::ResolvedEvent;
+
+namespace {
+
+struct Decision {
+  std::string_view type;
+  json data;
+};
+
+std::string Now() { return FormatRfc3339Micros(NowMicros()); }
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+bool ContactFromEvent(const ResolvedEvent& e, Contact& c) {
+  json d = json::parse(e.data, nullptr, false);
+  if (!d.is_object()) return false;
+  bool deleted = e.type == event_type::kContactDeleted;
+  auto it = d.find(deleted ? "deleted_snapshot" : "contact");
+  if (it == d.end() || !ContactFromJson(*it, c)) return false;
+  c.is_deleted = deleted;
+  c.version = e.number;
+  return true;
+}
+
+bool TransactionFromEvent(const ResolvedEvent& e, Transaction& t) {
+  json d = json::parse(e.data, nullptr, false);
+  if (!d.is_object()) return false;
+  bool deleted = e.type == event_type::kTransactionDeleted;
+  auto it = d.find(deleted ? "deleted_snapshot" : "transaction");
+  if (it == d.end() || !TransactionFromJson(*it, t)) return false;
+  t.is_deleted = deleted;
+  t.version = e.number;
+  return true;
+}
+
+template <typename T>
+void Apply(const Field<T>& f, const char* name, T& target, const json& old_value, json& changes,
+           json& previous) {
+  if (!f.present || f.value == target) return;
+  previous[name] = old_value;
+  target = f.value;
+  changes[name] = f.value;
+}
+
+json OptJson(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+void ApplyOpt(const Field<std::optional<std::string>>& f, const char* name,
+              std::optional<std::string>& target, json& changes, json& previous) {
+  if (!f.present || f.value == target) return;
+  previous[name] = OptJson(target);
+  target = f.value;
+  changes[name] = OptJson(f.value);
+}
+
+}  // namespace
+
+bool IsDomainStream(std::string_view stream) {
+  return StartsWith(stream, kContactPrefix) || StartsWith(stream, kTransactionPrefix) ||
+         StartsWith(stream, kSettingsPrefix);
+}
+
+Result<CommandResult> ResultFromEvent(const ResolvedEvent& e) {
+  CommandResult r;
+  r.stream = e.stream;
+  r.event_number = e.number;
+  json d = json::parse(e.data, nullptr, false);
+  if (!d.is_object()) return Status::Internal("stored event " + e.stream + " is not JSON");
+  if (e.type == event_type::kContactCreated) {
+    Contact c;
+    if (!ContactFromEvent(e, c)) return Status::Internal("bad ContactCreated in " + e.stream);
+    r.created = true;
+    r.body = ContactView(c, 0, {});
+  } else if (e.type == event_type::kContactUpdated) {
+    r.body = {{"id", d.value("contact_id", "")},
+              {"message", "Contact updated successfully"},
+              {"version", e.number}};
+  } else if (e.type == event_type::kContactDeleted) {
+    r.body = {{"id", d.value("contact_id", "")}, {"message", "Contact deleted successfully"}};
+  } else if (e.type == event_type::kTransactionCreated) {
+    Transaction t;
+    if (!TransactionFromEvent(e, t)) return Status::Internal("bad TransactionCreated in " + e.stream);
+    r.created = true;
+    r.body = TransactionView(t);
+  } else if (e.type == event_type::kTransactionUpdated) {
+    r.body = {{"id", d.value("transaction_id", "")},
+              {"message", "Transaction updated successfully"},
+              {"version", e.number}};
+  } else if (e.type == event_type::kTransactionDeleted) {
+    r.body = {{"id", d.value("transaction_id", "")},
+              {"message", "Transaction deleted successfully"}};
+  } else if (e.type == event_type::kSettingChanged) {
+    r.body = {{"key", d.value("key", "")}, {"value", d.value("value", "")}};
+  } else {
+    return Status::Internal("no answer for event type " + e.type);
+  }
+  return r;
+}
+
+struct TrackerService::Loaded {
+  bool exists = false;
+  int64_t version = -1;
+  std::optional<ResolvedEvent> last;
+  std::optional<ResolvedEvent> replay;  // the event this idempotent request already wrote
+};
+
+Result<TrackerService::Loaded> TrackerService::Load(const std::string& stream,
+                                                    const CommandContext& ctx) {
+  Loaded l;
+  if (ctx.idempotency) {
+    std::vector<ResolvedEvent> events;
+    Status s = client::ReadWholeStream(store_, stream, events);
+    if (s.Is(Code::kStreamNotFound)) return l;
+    if (!s.ok()) return s;
+    if (events.empty()) return l;
+    Uuid wanted = ctx.idempotency->EventId();
+    for (auto& e : events) {
+      if (e.id == wanted) l.replay = e;
+    }
+    l.exists = true;
+    l.version = events.back().number;
+    l.last = std::move(events.back());
+    return l;
+  }
+  auto page = store_.ReadStreamBackward(stream, -1, 1);
+  if (!page.ok()) {
+    if (page.status().Is(Code::kStreamNotFound)) return l;
+    return page.status();
+  }
+  if (page->events.empty()) return l;
+  l.exists = true;
+  l.version = page->events[0].number;
+  l.last = std::move(page->events[0]);
+  return l;
+}
+
+std::string TrackerService::Metadata(const CommandContext& ctx) const {
+  json m = {{"request_id", ctx.request_id}, {"user_id", ctx.user_id}, {"source", "api"}};
+  if (ctx.idempotency) {
+    m["idempotency_key"] = ctx.idempotency->key;
+    m["request_fingerprint"] = ctx.idempotency->fingerprint;
+  }
+  return m.dump();
+}
+
+Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const std::string& stream,
+                                             ProposedEvent event, int64_t number) {
+  if (ctx.idempotency) {
+    // An identical racer may have written "our" event: answer from what is stored.
+    auto page = store_.ReadStreamForward(stream, number, 1);
+    if (!page.ok()) return page.status();
+    if (page->events.empty()) return Status::Internal("appended event not readable");
+    return ResultFromEvent(page->events[0]);
+  }
+  ResolvedEvent e;
+  e.stream = stream;
+  e.number = number;
+  e.id = event.id;
+  e.type = std::move(event.type);
+  e.data = std::move(event.data);
+  return ResultFromEvent(e);
+}
+
+template <typename Decide>
+Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const std::string& stream,
+                                             Decide&& decide) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
+    if (l.replay) return ResultFromEvent(*l.replay);
+    if (!l.exists) return Status::NotFound("not found");
+    DT_ASSIGN_OR_RETURN(Decision d, decide(*l.last));
+    if (ctx.if_match && *ctx.if_match != l.version) {
+      return Status::WrongExpectedVersion(l.version, "version mismatch");
+    }
+    int64_t expected = ctx.if_match ? *ctx.if_match : l.version;
+    ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+                     std::string(d.type), d.data.dump(), Metadata(ctx)};
+    auto r = store_.Append(stream, expected, {pe});
+    if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+    if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
+    if (ctx.if_match) {
+      return Status::WrongExpectedVersion(r.status().current_version(), "version mismatch");
+    }
+  }
+  return Status::Unavailable("too many concurrent changes to " + stream + "; retry");
+}
+
+template <typename Build>
+Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const std::string& prefix,
+                                             Build&& build) {
+  std::string id = ctx.idempotency ? ctx.idempotency->AggregateId().ToString()
+                                   : Uuid::Random().ToString();
+  std::string stream = prefix + id;
+  if (ctx.idempotency) {
+    DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
+    if (l.replay) return ResultFromEvent(*l.replay);
+    if (l.exists) return Status::Internal("derived aggregate id already in use: " + stream);
+  }
+  DT_ASSIGN_OR_RETURN(Decision d, build(id));
+  ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+                   std::string(d.type), d.data.dump(), Metadata(ctx)};
+  auto r = store_.Append(stream, client::kNoStream, {pe});
+  if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+  if (r.status().Is(Code::kWrongExpectedVersion) && ctx.idempotency) {
+    DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
+    if (l.replay) return ResultFromEvent(*l.replay);
+  }
+  return r.status();
+}
+
+Result<Contact> TrackerService::LoadLiveContact(const std::string& user_id,
+                                                const std::string& contact_id) {
+  auto page = store_.ReadStreamBackward(ContactStream(contact_id), -1, 1);
+  if (!page.ok()) {
+    if (page.status().Is(Code::kStreamNotFound)) return Status::NotFound("Contact not found");
+    return page.status();
+  }
+  Contact c;
+  if (page->events.empty() || !ContactFromEvent(page->events[0], c) || c.user_id != user_id ||
+      c.is_deleted) {
+    return Status::NotFound("Contact not found");
+  }
+  return c;
+}
+
+// ------------------------------------------------------------------ contacts
+
+Result<CommandResult> TrackerService::CreateContact(const CommandContext& ctx, const json& body) {
+  DT_ASSIGN_OR_RETURN(ContactInput in, ParseContactInput(body, true));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  return Create(ctx, std::string(kContactPrefix), [&](const std::string& id) -> Result<Decision> {
+    Contact c;
+    c.id = id;
+    c.user_id = ctx.user_id;
+    c.name = in.name.value;
+    c.username = in.username.value;
+    c.phone = in.phone.value;
+    c.email = in.email.value;
+    c.notes = in.notes.value;
+    c.created_at = c.updated_at = Now();
+    json data = {{"user_id", ctx.user_id},   {"contact_id", id},
+                 {"contact", ContactToJson(c)}, {"comment", in.comment},
+                 {"occurred_at", c.created_at}};
+    return Decision{event_type::kContactCreated, std::move(data)};
+  });
+}
+
+Result<CommandResult> TrackerService::UpdateContact(const CommandContext& ctx,
+                                                    const std::string& id, const json& body) {
+  DT_ASSIGN_OR_RETURN(ContactInput in, ParseContactInput(body, false));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  auto r = Change(ctx, ContactStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
+    Contact c;
+    if (!ContactFromEvent(last, c) || c.user_id != ctx.user_id || c.is_deleted) {
+      return Status::NotFound("Contact not found");
+    }
+    json changes = json::object(), previous = json::object();
+    Apply(in.name, "name", c.name, json(c.name), changes, previous);
+    ApplyOpt(in.username, "username", c.username, changes, previous);
+    ApplyOpt(in.phone, "phone", c.phone, changes, previous);
+    ApplyOpt(in.email, "email", c.email, changes, previous);
+    ApplyOpt(in.notes, "notes", c.notes, changes, previous);
+    c.updated_at = Now();
+    json data = {{"user_id", ctx.user_id}, {"contact_id", c.id},   {"changes", changes},
+                 {"previous", previous},   {"contact", ContactToJson(c)},
+                 {"comment", in.comment},  {"occurred_at", c.updated_at}};
+    return Decision{event_type::kContactUpdated, std::move(data)};
+  });
+  if (!r.ok() && r.status().Is(Code::kNotFound)) return Status::NotFound("Contact not found");
+  return r;
+}
+
+Result<CommandResult> TrackerService::DeleteContact(const CommandContext& ctx,
+                                                    const std::string& id, const json& body) {
+  DT_ASSIGN_OR_RETURN(std::string comment, ParseComment(body));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  auto r = Change(ctx, ContactStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
+    Contact c;
+    if (!ContactFromEvent(last, c) || c.user_id != ctx.user_id || c.is_deleted) {
+      return Status::NotFound("Contact not found");
+    }
+    std::string now = Now();
+    json data = {{"user_id", ctx.user_id}, {"contact_id", c.id},
+                 {"deleted_snapshot", ContactToJson(c)}, {"comment", comment},
+                 {"occurred_at", now}};
+    return Decision{event_type::kContactDeleted, std::move(data)};
+  });
+  if (!r.ok() && r.status().Is(Code::kNotFound)) return Status::NotFound("Contact not found");
+  return r;
+}
+
+// ------------------------------------------------------------------ transactions
+
+Result<CommandResult> TrackerService::CreateTransaction(const CommandContext& ctx,
+                                                        const json& body) {
+  DT_ASSIGN_OR_RETURN(TransactionInput in, ParseTransactionInput(body, true));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  return Create(ctx, std::string(kTransactionPrefix),
+                [&](const std::string& id) -> Result<Decision> {
+                  DT_RETURN_IF_ERROR(LoadLiveContact(ctx.user_id, in.contact_id.value).status());
+                  Transaction t;
+                  t.id = id;
+                  t.user_id = ctx.user_id;
+                  t.contact_id = in.contact_id.value;
+                  t.type = in.type.value;
+                  t.direction = in.direction.value;
+                  t.amount = in.amount.value;
+                  t.currency = in.currency.value;
+                  t.description = in.description.value;
+                  t.transaction_date = in.transaction_date.value;
+                  t.due_date = in.due_date.value;
+                  t.created_at = t.updated_at = Now();
+                  json data = {{"user_id", ctx.user_id},
+                               {"transaction_id", id},
+                               {"contact_id", t.contact_id},
+                               {"transaction", TransactionToJson(t)},
+                               {"comment", in.comment},
+                               {"occurred_at", t.created_at}};
+                  return Decision{event_type::kTransactionCreated, std::move(data)};
+                });
+}
+
+Result<CommandResult> TrackerService::UpdateTransaction(const CommandContext& ctx,
+                                                        const std::string& id, const json& body) {
+  DT_ASSIGN_OR_RETURN(TransactionInput in, ParseTransactionInput(body, false));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  auto r = Change(ctx, TransactionStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
+    Transaction t;
+    if (!TransactionFromEvent(last, t) || t.user_id != ctx.user_id || t.is_deleted) {
+      return Status::NotFound("Transaction not found");
+    }
+    if (in.contact_id.present && in.contact_id.value != t.contact_id) {
+      auto c = LoadLiveContact(ctx.user_id, in.contact_id.value);
+      if (!c.ok()) return c.status();
+    }
+    json changes = json::object(), previous = json::object();
+    Apply(in.contact_id, "contact_id", t.contact_id, json(t.contact_id), changes, previous);
+    Apply(in.type, "type", t.type, json(t.type), changes, previous);
+    Apply(in.direction, "direction", t.direction, json(t.direction), changes, previous);
+    Apply(in.amount, "amount", t.amount, json(t.amount), changes, previous);
+    Apply(in.currency, "currency", t.currency, json(t.currency), changes, previous);
+    ApplyOpt(in.description, "description", t.description, changes, previous);
+    Apply(in.transaction_date, "transaction_date", t.transaction_date, json(t.transaction_date),
+          changes, previous);
+    ApplyOpt(in.due_date, "due_date", t.due_date, changes, previous);
+    t.updated_at = Now();
+    json data = {{"user_id", ctx.user_id},
+                 {"transaction_id", t.id},
+                 {"contact_id", t.contact_id},
+                 {"changes", changes},
+                 {"previous", previous},
+                 {"transaction", TransactionToJson(t)},
+                 {"comment", in.comment},
+                 {"occurred_at", t.updated_at}};
+    return Decision{event_type::kTransactionUpdated, std::move(data)};
+  });
+  if (!r.ok() && r.status().Is(Code::kNotFound) && r.status().message() == "not found") {
+    return Status::NotFound("Transaction not found");
+  }
+  return r;
+}
+
+Result<CommandResult> TrackerService::DeleteTransaction(const CommandContext& ctx,
+                                                        const std::string& id, const json& body) {
+  DT_ASSIGN_OR_RETURN(std::string comment, ParseComment(body));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  auto r = Change(ctx, TransactionStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
+    Transaction t;
+    if (!TransactionFromEvent(last, t) || t.user_id != ctx.user_id || t.is_deleted) {
+      return Status::NotFound("Transaction not found");
+    }
+    json data = {{"user_id", ctx.user_id},
+                 {"transaction_id", t.id},
+                 {"contact_id", t.contact_id},
+                 {"deleted_snapshot", TransactionToJson(t)},
+                 {"comment", comment},
+                 {"occurred_at", Now()}};
+    return Decision{event_type::kTransactionDeleted, std::move(data)};
+  });
+  if (!r.ok() && r.status().Is(Code::kNotFound)) return Status::NotFound("Transaction not found");
+  return r;
+}
+
+// ------------------------------------------------------------------ settings
+
+Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, const std::string& key,
+                                                 const json& body) {
+  DT_ASSIGN_OR_RETURN(SettingInput in, ParseSettingInput(key, body));
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+  }
+  const std::string stream = SettingsStream(ctx.user_id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
+    if (l.replay) return ResultFromEvent(*l.replay);
+    json settings = json::object();
+    if (l.last) {
+      json d = json::parse(l.last->data, nullptr, false);
+      if (d.is_object() && d.contains("settings") && d["settings"].is_object()) {
+        settings = d["settings"];
+      }
+    }
+    json previous = settings.contains(in.key) ? settings[in.key] : json(nullptr);
+    settings[in.key] = in.value;
+    json data = {{"user_id", ctx.user_id}, {"key", in.key},       {"value", in.value},
+                 {"previous_value", previous}, {"settings", settings},
+                 {"comment", in.comment},  {"occurred_at", Now()}};
+    ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+                     std::string(event_type::kSettingChanged), data.dump(), Metadata(ctx)};
+    auto r = store_.Append(stream, l.exists ? l.version : client::kNoStream, {pe});
+    if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+    if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
+  }
+  return Status::Unavailable("too many concurrent changes to " + stream + "; retry");
+}
+
+Result<std::vector<ResolvedEvent>> TrackerService::History(const std::string& user_id,
+                                                           const std::string& stream) {
+  std::vector<ResolvedEvent> events;
+  Status s = client::ReadWholeStream(store_, stream, events);
+  if (s.Is(Code::kStreamNotFound) || (s.ok() && events.empty())) {
+    return Status::NotFound("not found");
+  }
+  if (!s.ok()) return s;
+  json first = json::parse(events.front().data, nullptr, false);
+  if (!first.is_object() || first.value("user_id", "") != user_id) {
+    return Status::NotFound("not found");
+  }
+  return events;
+}
+
+}  // namespace dt::tracker

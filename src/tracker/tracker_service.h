@@ -1,0 +1,95 @@
+// TrackerService: the write side of the debt domain (contacts, transactions, settings).
+//
+// Each command loads the aggregate from its stream (its last event carries the whole state),
+// validates, and appends one event with the version it read as the expected version:
+//  - with If-Match (ctx.if_match), exactly that version; a mismatch -> kWrongExpectedVersion
+//    carrying the current version (HTTP 412), nothing written;
+//  - without, a concurrent writer makes it re-read and retry (bounded: kMaxAttempts), so no
+//    update is ever lost from the log.
+// With an Idempotency-Key (ctx.idempotency) see idempotency.h: the answer to a repeated
+// request is rebuilt from the stored event, byte for byte the same.
+//
+// Results carry the HTTP-facing answer (created?, JSON body) and the (stream, event number)
+// the caller waits for in the read model before answering (read-your-writes).
+//
+// Errors: kInvalidArgument (400, names the field), kNotFound (404: missing, deleted or
+// another user's), kWrongExpectedVersion (412), kConflict (422: idempotency key reused),
+// kUnavailable (503: store unreachable or too much contention).
+//
+// Thread-safety: all methods, any thread. Lifetime: the client must outlive the service.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/event_store_client.h"
+#include "tracker/idempotency.h"
+#include "tracker/model.h"
+
+namespace dt::tracker {
+
+struct CommandContext {
+  std::string user_id;
+  std::string request_id;
+  std::optional<int64_t> if_match;
+  std::optional<IdempotencyContext> idempotency;
+};
+
+struct CommandResult {
+  bool created = false;       // 201 rather than 200
+  nlohmann::json body;        // the answer
+  std::string stream;         // where the event went
+  int64_t event_number = -1;  // its number: wait for it in the read model
+};
+
+class TrackerService {
+ public:
+  static constexpr int kMaxAttempts = 16;
+
+  explicit TrackerService(client::EventStoreClient& store) : store_(store) {}
+
+  Result<CommandResult> CreateContact(const CommandContext& ctx, const nlohmann::json& body);
+  Result<CommandResult> UpdateContact(const CommandContext& ctx, const std::string& id,
+                                      const nlohmann::json& body);
+  Result<CommandResult> DeleteContact(const CommandContext& ctx, const std::string& id,
+                                      const nlohmann::json& body);
+  Result<CommandResult> CreateTransaction(const CommandContext& ctx, const nlohmann::json& body);
+  Result<CommandResult> UpdateTransaction(const CommandContext& ctx, const std::string& id,
+                                          const nlohmann::json& body);
+  Result<CommandResult> DeleteTransaction(const CommandContext& ctx, const std::string& id,
+                                          const nlohmann::json& body);
+  Result<CommandResult> SetSetting(const CommandContext& ctx, const std::string& key,
+                                   const nlohmann::json& body);
+
+  // The full history of an aggregate's stream ("contact-{id}" / "transaction-{id}") if it
+  // belongs to user_id, else kNotFound. Deleted aggregates keep their history.
+  Result<std::vector<client::ResolvedEvent>> History(const std::string& user_id,
+                                                     const std::string& stream);
+
+ private:
+  struct Loaded;
+  Result<Loaded> Load(const std::string& stream, const CommandContext& ctx);
+  Result<Contact> LoadLiveContact(const std::string& user_id, const std::string& contact_id);
+  // The generic write loop for updates and deletes (see the class comment).
+  template <typename Decide>
+  Result<CommandResult> Change(const CommandContext& ctx, const std::string& stream,
+                               Decide&& decide);
+  template <typename Build>
+  Result<CommandResult> Create(const CommandContext& ctx, const std::string& prefix,
+                               Build&& build);
+  Result<CommandResult> Finish(const CommandContext& ctx, const std::string& stream,
+                               client::ProposedEvent event, int64_t number);
+  std::string Metadata(const CommandContext& ctx) const;
+
+  client::EventStoreClient& store_;
+};
+
+// The answer a stored event stands for (used on replays and for fresh events alike).
+Result<CommandResult> ResultFromEvent(const client::ResolvedEvent& e);
+// True for streams of the debt domain the projector and history care about.
+bool IsDomainStream(std::string_view stream);
+
+}  // namespace dt::tracker
