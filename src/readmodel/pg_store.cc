@@ -1,0 +1,615 @@
+#include "readmodel/pg_store.h"
+
+#include <libpq-fe.h>
+
+#include <mutex>
+
+#include "client/time_util.h"
+#include "readmodel/sql_schema.h"
+
+namespace dt::readmodel {
+namespace {
+
+using tracker::Contact;
+using tracker::Transaction;
+
+// ---------------------------------------------------------------- named queries
+constexpr const char* kUpsertContacts =
+    "INSERT INTO contacts{s} (id, user_id, name, username, phone, email, notes, created_at, "
+    "updated_at, version, is_deleted) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+    "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], "
+    "$11::int[]) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
+    "name = excluded.name, username = excluded.username, phone = excluded.phone, "
+    "email = excluded.email, notes = excluded.notes, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at, version = excluded.version, "
+    "is_deleted = excluded.is_deleted WHERE excluded.version > contacts{s}.version";
+constexpr const char* kUpsertTransactions =
+    "INSERT INTO transactions{s} (id, user_id, contact_id, type, direction, amount, currency, "
+    "description, transaction_date, due_date, created_at, updated_at, version, is_deleted) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+    "$13::bigint[], $14::int[]) ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
+    "contact_id = excluded.contact_id, type = excluded.type, direction = excluded.direction, "
+    "amount = excluded.amount, currency = excluded.currency, "
+    "description = excluded.description, transaction_date = excluded.transaction_date, "
+    "due_date = excluded.due_date, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at, version = excluded.version, "
+    "is_deleted = excluded.is_deleted WHERE excluded.version > transactions{s}.version";
+constexpr const char* kUpsertSettings =
+    "INSERT INTO settings{s} (user_id, key, value, version) SELECT * FROM unnest($1::text[], "
+    "$2::text[], $3::text[], $4::bigint[]) ON CONFLICT (user_id, key) DO UPDATE SET "
+    "value = excluded.value, version = excluded.version "
+    "WHERE excluded.version > settings{s}.version";
+constexpr const char* kInsertEvents =
+    "INSERT INTO events{s} (seq, event_id, stream, version, user_id, aggregate_type, "
+    "aggregate_id, event_type, data, occurred_at) SELECT * FROM unnest($1::bigint[], "
+    "$2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::text[], $10::text[]) ON CONFLICT (seq) DO NOTHING";
+constexpr const char* kSaveState =
+    "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+    "events_applied = excluded.events_applied, generation = excluded.generation, "
+    "updated_at = excluded.updated_at";
+constexpr const char* kLoadState =
+    "SELECT position, events_applied, generation, updated_at FROM projection_state "
+    "WHERE name = $1";
+constexpr const char* kDeleteState = "DELETE FROM projection_state WHERE name = $1";
+constexpr const char* kSchemaVersion = "SELECT max(version) FROM schema_version";
+constexpr const char* kInsertSchemaVersion = "INSERT INTO schema_version (version) VALUES ($1)";
+constexpr const char* kTableExists = "SELECT to_regclass($1) IS NOT NULL";
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock($1)";
+constexpr const char* kTryProjectorLock = "SELECT pg_try_advisory_lock($1)";
+constexpr const char* kUnlockProjector = "SELECT pg_advisory_unlock($1)";
+
+constexpr const char* kListContacts =
+    "SELECT id, user_id, name, username, phone, email, notes, created_at, updated_at, version, "
+    "is_deleted FROM contacts WHERE user_id = $1 AND is_deleted = 0 ORDER BY lower(name), id";
+constexpr const char* kGetContact =
+    "SELECT id, user_id, name, username, phone, email, notes, created_at, updated_at, version, "
+    "is_deleted FROM contacts WHERE user_id = $1 AND id = $2";
+constexpr const char* kBalancesAll =
+    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
+    "FROM transactions WHERE user_id = $1 AND type = 'money' AND is_deleted = 0 "
+    "GROUP BY contact_id, currency";
+constexpr const char* kBalancesContact =
+    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
+    "FROM transactions WHERE user_id = $1 AND contact_id = $2 AND type = 'money' "
+    "AND is_deleted = 0 GROUP BY contact_id, currency";
+constexpr const char* kListTransactions =
+    "SELECT t.id, t.user_id, t.contact_id, t.type, t.direction, t.amount, t.currency, "
+    "t.description, t.transaction_date, t.due_date, t.created_at, t.updated_at, t.version, "
+    "t.is_deleted FROM transactions t JOIN contacts c ON c.id = t.contact_id "
+    "WHERE t.user_id = $1 AND t.is_deleted = 0 AND c.is_deleted = 0 "
+    "ORDER BY t.transaction_date DESC, t.created_at DESC, t.id";
+constexpr const char* kGetTransaction =
+    "SELECT id, user_id, contact_id, type, direction, amount, currency, description, "
+    "transaction_date, due_date, created_at, updated_at, version, is_deleted "
+    "FROM transactions WHERE user_id = $1 AND id = $2";
+constexpr const char* kGetSettings = "SELECT key, value FROM settings WHERE user_id = $1";
+constexpr const char* kListEvents =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE user_id = $1 "
+    "AND ($2 = '' OR event_type = $2) AND ($3 = '' OR aggregate_type = $3) "
+    "AND ($4 = '' OR strpos(data, $4) > 0) AND ($5 = '' OR occurred_at >= $5) "
+    "AND ($6 = '' OR occurred_at < $6) ORDER BY seq DESC LIMIT $7 OFFSET $8";
+constexpr const char* kEventsAfter =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+constexpr const char* kContactVersion = "SELECT version FROM contacts WHERE id = $1";
+constexpr const char* kTransactionVersion = "SELECT version FROM transactions WHERE id = $1";
+constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHERE user_id = $1";
+
+// ---------------------------------------------------------------- helpers
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using PgConn = std::unique_ptr<PGconn, ConnDeleter>;
+
+// Parameters as text; std::nullopt = NULL.
+using Params = std::vector<std::optional<std::string>>;
+
+Result<PgResult> Exec(PGconn* c, const std::string& sql, const Params& params = {}) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PgResult r(PQexecParams(c, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0));
+  auto st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    std::string msg = PQerrorMessage(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    if (PQstatus(c) != CONNECTION_OK) return Status::Unavailable("PostgreSQL: " + msg);
+    return Status::IOError("PostgreSQL: " + msg);
+  }
+  return r;
+}
+
+std::string Val(PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
+}
+std::optional<std::string> ValOpt(PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return std::nullopt;
+  return Val(r, row, col);
+}
+int64_t ValInt(PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return 0;
+  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
+}
+
+// A PostgreSQL array literal built element by element.
+class ArrayLiteral {
+ public:
+  void Add(const std::string& v) {
+    Sep();
+    out_ += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void Add(const std::optional<std::string>& v) {
+    if (v) {
+      Add(*v);
+    } else {
+      Sep();
+      out_ += "NULL";
+    }
+  }
+  void Add(int64_t v) {
+    Sep();
+    out_ += std::to_string(v);
+  }
+  std::string Take() { return "{" + out_ + "}"; }
+
+ private:
+  void Sep() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+Contact ReadContact(PGresult* r, int i) {
+  Contact c;
+  c.id = Val(r, i, 0);
+  c.user_id = Val(r, i, 1);
+  c.name = Val(r, i, 2);
+  c.username = ValOpt(r, i, 3);
+  c.phone = ValOpt(r, i, 4);
+  c.email = ValOpt(r, i, 5);
+  c.notes = ValOpt(r, i, 6);
+  c.created_at = Val(r, i, 7);
+  c.updated_at = Val(r, i, 8);
+  c.version = ValInt(r, i, 9);
+  c.is_deleted = ValInt(r, i, 10) != 0;
+  return c;
+}
+
+Transaction ReadTransaction(PGresult* r, int i) {
+  Transaction t;
+  t.id = Val(r, i, 0);
+  t.user_id = Val(r, i, 1);
+  t.contact_id = Val(r, i, 2);
+  t.type = Val(r, i, 3);
+  t.direction = Val(r, i, 4);
+  t.amount = ValInt(r, i, 5);
+  t.currency = Val(r, i, 6);
+  t.description = ValOpt(r, i, 7);
+  t.transaction_date = Val(r, i, 8);
+  t.due_date = ValOpt(r, i, 9);
+  t.created_at = Val(r, i, 10);
+  t.updated_at = Val(r, i, 11);
+  t.version = ValInt(r, i, 12);
+  t.is_deleted = ValInt(r, i, 13) != 0;
+  return t;
+}
+
+EventRow ReadEvent(PGresult* r, int i) {
+  EventRow e;
+  e.seq = ValInt(r, i, 0);
+  e.event_id = Val(r, i, 1);
+  e.stream = Val(r, i, 2);
+  e.version = ValInt(r, i, 3);
+  e.user_id = Val(r, i, 4);
+  e.aggregate_type = Val(r, i, 5);
+  e.aggregate_id = Val(r, i, 6);
+  e.event_type = Val(r, i, 7);
+  e.data = Val(r, i, 8);
+  e.occurred_at = Val(r, i, 9);
+  return e;
+}
+
+std::string Redact(const std::string& url) {
+  // postgresql://user:password@host... -> postgresql://user:***@host...
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+class PgStore final : public ReadModelStore {
+ public:
+  explicit PgStore(std::string url) : url_(std::move(url)) {}
+  ~PgStore() override { ReleaseProjectorLock(); }
+
+  Result<PgConn> Connect() {
+    PgConn c(PQconnectdb(url_.c_str()));
+    if (!c || PQstatus(c.get()) != CONNECTION_OK) {
+      std::string msg = c ? PQerrorMessage(c.get()) : "out of memory";
+      while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+      return Status::Unavailable("cannot connect to PostgreSQL at " + Redact(url_) + ": " + msg);
+    }
+    PgResult r(PQexec(c.get(), "SET client_min_messages = warning"));
+    return c;
+  }
+
+  Status Migrate() {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      DT_RETURN_IF_ERROR(Exec(c, kMigrationLock, {std::to_string(kProjectorLockKey + 1)}).status());
+      for (const char* q : sql::kCreateMeta) DT_RETURN_IF_ERROR(Exec(c, q).status());
+      DT_ASSIGN_OR_RETURN(PgResult v, Exec(c, kSchemaVersion));
+      int64_t version = ValInt(v.get(), 0, 0);
+      if (version > sql::kSchemaVersion) {
+        return Status::InvalidArgument("DATABASE_URL: the database has schema version " +
+                                       std::to_string(version) + ", newer than this dt-server");
+      }
+      if (version == 0) {
+        DT_ASSIGN_OR_RETURN(PgResult e, Exec(c, kTableExists, {std::string("contacts")}));
+        if (Val(e.get(), 0, 0) != "t") {
+          for (const char* q : sql::kCreateTables) {
+            DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "", 0)).status());
+          }
+        }
+        DT_RETURN_IF_ERROR(
+            Exec(c, kInsertSchemaVersion, {std::to_string(sql::kSchemaVersion)}).status());
+      }
+      return Status::Ok();
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  std::string Describe() const override { return "PostgreSQL at " + Redact(url_); }
+
+  Result<ProjectionState> LoadState(Target target) override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    return LoadStateLocked(target == Target::kRebuild);
+  }
+
+  Status Apply(Target target, const Batch& b, const ProjectionState& state) override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    const bool rebuild = target == Target::kRebuild;
+    const std::string sfx = rebuild ? "_rebuild" : "";
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = ApplyLocked(c, sfx, b, rebuild, state);
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  Status BeginRebuild() override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    DT_ASSIGN_OR_RETURN(ProjectionState live, LoadStateLocked(false));
+    int64_t gen = live.generation + 1;
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      for (const char* t : sql::kTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE IF EXISTS ") + t + "_rebuild").status());
+      }
+      for (const char* q : sql::kCreateTables) {
+        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", gen)).status());
+      }
+      ProjectionState st;
+      st.generation = gen;
+      return SaveStateLocked(c, true, st);
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  Status FinishRebuild() override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      for (const char* t : sql::kTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE ") + t).status());
+        DT_RETURN_IF_ERROR(
+            Exec(c, std::string("ALTER TABLE ") + t + "_rebuild RENAME TO " + t).status());
+      }
+      DT_RETURN_IF_ERROR(SaveStateLocked(c, false, st));
+      return Exec(c, kDeleteState, {std::string("rebuild")}).status();
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  bool RebuildInProgress() override {
+    std::lock_guard lock(write_mu_);
+    if (!EnsureWriter().ok()) return false;
+    auto r = Exec(writer_.get(), kTableExists, {std::string("contacts_rebuild")});
+    return r.ok() && Val(r->get(), 0, 0) == "t";
+  }
+
+  Result<bool> TryAcquireProjectorLock() override {
+    std::lock_guard lock(write_mu_);
+    if (locked_ && writer_ && PQstatus(writer_.get()) == CONNECTION_OK) return true;
+    locked_ = false;
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    DT_ASSIGN_OR_RETURN(PgResult r,
+                        Exec(writer_.get(), kTryProjectorLock, {std::to_string(kProjectorLockKey)}));
+    locked_ = Val(r.get(), 0, 0) == "t";
+    return locked_;
+  }
+
+  void ReleaseProjectorLock() override {
+    std::lock_guard lock(write_mu_);
+    if (locked_ && writer_ && PQstatus(writer_.get()) == CONNECTION_OK) {
+      (void)Exec(writer_.get(), kUnlockProjector, {std::to_string(kProjectorLockKey)});
+    }
+    locked_ = false;
+  }
+
+  // ---- queries
+  Result<std::vector<Contact>> ListContacts(const std::string& user_id) override {
+    return Query<std::vector<Contact>>(kListContacts, {user_id}, [](PGresult* r, int i, auto& out) {
+      out.push_back(ReadContact(r, i));
+    });
+  }
+  Result<std::optional<Contact>> GetContact(const std::string& user_id,
+                                            const std::string& id) override {
+    return Query<std::optional<Contact>>(kGetContact, {user_id, id},
+                                         [](PGresult* r, int i, auto& out) { out = ReadContact(r, i); });
+  }
+  Result<std::vector<BalanceRow>> Balances(const std::string& user_id,
+                                           const std::string& contact_id) override {
+    Params p{user_id};
+    if (!contact_id.empty()) p.push_back(contact_id);
+    return Query<std::vector<BalanceRow>>(
+        contact_id.empty() ? kBalancesAll : kBalancesContact, p,
+        [](PGresult* r, int i, auto& out) {
+          out.push_back(BalanceRow{Val(r, i, 0), Val(r, i, 1), ValInt(r, i, 2)});
+        });
+  }
+  Result<std::vector<Transaction>> ListTransactions(const std::string& user_id) override {
+    return Query<std::vector<Transaction>>(
+        kListTransactions, {user_id},
+        [](PGresult* r, int i, auto& out) { out.push_back(ReadTransaction(r, i)); });
+  }
+  Result<std::optional<Transaction>> GetTransaction(const std::string& user_id,
+                                                    const std::string& id) override {
+    return Query<std::optional<Transaction>>(
+        kGetTransaction, {user_id, id},
+        [](PGresult* r, int i, auto& out) { out = ReadTransaction(r, i); });
+  }
+  Result<std::map<std::string, std::string>> GetSettings(const std::string& user_id) override {
+    return Query<std::map<std::string, std::string>>(
+        kGetSettings, {user_id},
+        [](PGresult* r, int i, auto& out) { out[Val(r, i, 0)] = Val(r, i, 1); });
+  }
+  Result<std::vector<EventRow>> ListEvents(const std::string& user_id,
+                                           const EventFilter& f) override {
+    return Query<std::vector<EventRow>>(
+        kListEvents,
+        {user_id, f.event_type, f.aggregate_type, f.search, f.date_from, f.date_to,
+         std::to_string(f.limit), std::to_string(f.offset)},
+        [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
+  }
+  Result<std::vector<EventRow>> EventsAfter(const std::string& user_id, int64_t after_seq,
+                                            size_t limit) override {
+    return Query<std::vector<EventRow>>(
+        kEventsAfter, {user_id, std::to_string(after_seq), std::to_string(limit)},
+        [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
+  }
+  Result<int64_t> AppliedVersion(const std::string& stream) override {
+    const char* q;
+    std::string id;
+    if (stream.rfind("contact-", 0) == 0) {
+      q = kContactVersion;
+      id = stream.substr(8);
+    } else if (stream.rfind("transaction-", 0) == 0) {
+      q = kTransactionVersion;
+      id = stream.substr(12);
+    } else if (stream.rfind("settings-", 0) == 0) {
+      q = kSettingsVersion;
+      id = stream.substr(9);
+    } else {
+      return int64_t{-1};
+    }
+    auto r = Query<int64_t>(q, {id}, [](PGresult* res, int i, int64_t& out) {
+      if (!PQgetisnull(res, i, 0)) out = ValInt(res, i, 0);
+    }, int64_t{-1});
+    return r;
+  }
+
+ private:
+  Status EnsureWriter() {
+    if (writer_ && PQstatus(writer_.get()) == CONNECTION_OK) return Status::Ok();
+    locked_ = false;  // a lost session lost its advisory lock with it
+    auto c = Connect();
+    if (!c.ok()) return c.status();
+    writer_ = std::move(c).value();
+    return Status::Ok();
+  }
+
+  Result<ProjectionState> LoadStateLocked(bool rebuild) {
+    DT_ASSIGN_OR_RETURN(PgResult r,
+                        Exec(writer_.get(), kLoadState, {std::string(sql::StateName(rebuild))}));
+    ProjectionState st;
+    if (PQntuples(r.get()) > 0) {
+      st.position = Val(r.get(), 0, 0);
+      st.events_applied = ValInt(r.get(), 0, 1);
+      st.generation = ValInt(r.get(), 0, 2);
+      st.updated_at = Val(r.get(), 0, 3);
+    }
+    return st;
+  }
+
+  Status SaveStateLocked(PGconn* c, bool rebuild, const ProjectionState& st) {
+    return Exec(c, kSaveState,
+                {std::string(sql::StateName(rebuild)), st.position,
+                 std::to_string(st.events_applied), std::to_string(st.generation),
+                 FormatRfc3339Micros(NowMicros())})
+        .status();
+  }
+
+  Status ApplyLocked(PGconn* c, const std::string& sfx, const Batch& b, bool rebuild,
+                     const ProjectionState& state) {
+    if (!b.contacts.empty()) {
+      ArrayLiteral a[11];
+      for (const auto& x : b.contacts) {
+        a[0].Add(x.id);
+        a[1].Add(x.user_id);
+        a[2].Add(x.name);
+        a[3].Add(x.username);
+        a[4].Add(x.phone);
+        a[5].Add(x.email);
+        a[6].Add(x.notes);
+        a[7].Add(x.created_at);
+        a[8].Add(x.updated_at);
+        a[9].Add(x.version);
+        a[10].Add(int64_t{x.is_deleted ? 1 : 0});
+      }
+      Params p;
+      for (auto& x : a) p.push_back(x.Take());
+      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertContacts, sfx, 0), p).status());
+    }
+    if (!b.transactions.empty()) {
+      ArrayLiteral a[14];
+      for (const auto& x : b.transactions) {
+        a[0].Add(x.id);
+        a[1].Add(x.user_id);
+        a[2].Add(x.contact_id);
+        a[3].Add(x.type);
+        a[4].Add(x.direction);
+        a[5].Add(x.amount);
+        a[6].Add(x.currency);
+        a[7].Add(x.description);
+        a[8].Add(x.transaction_date);
+        a[9].Add(x.due_date);
+        a[10].Add(x.created_at);
+        a[11].Add(x.updated_at);
+        a[12].Add(x.version);
+        a[13].Add(int64_t{x.is_deleted ? 1 : 0});
+      }
+      Params p;
+      for (auto& x : a) p.push_back(x.Take());
+      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertTransactions, sfx, 0), p).status());
+    }
+    if (!b.settings.empty()) {
+      ArrayLiteral a[4];
+      for (const auto& x : b.settings) {
+        a[0].Add(x.user_id);
+        a[1].Add(x.key);
+        a[2].Add(x.value);
+        a[3].Add(x.version);
+      }
+      Params p;
+      for (auto& x : a) p.push_back(x.Take());
+      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertSettings, sfx, 0), p).status());
+    }
+    if (!b.events.empty()) {
+      ArrayLiteral a[10];
+      for (const auto& x : b.events) {
+        a[0].Add(x.seq);
+        a[1].Add(x.event_id);
+        a[2].Add(x.stream);
+        a[3].Add(x.version);
+        a[4].Add(x.user_id);
+        a[5].Add(x.aggregate_type);
+        a[6].Add(x.aggregate_id);
+        a[7].Add(x.event_type);
+        a[8].Add(x.data);
+        a[9].Add(x.occurred_at);
+      }
+      Params p;
+      for (auto& x : a) p.push_back(x.Take());
+      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kInsertEvents, sfx, 0), p).status());
+    }
+    return SaveStateLocked(c, rebuild, state);
+  }
+
+  template <typename T, typename Row>
+  Result<T> Query(const char* sql, const Params& params, Row&& row, T init = T{}) {
+    PgConn conn;
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!pool_.empty()) {
+        conn = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
+      auto c = Connect();
+      if (!c.ok()) return c.status();
+      conn = std::move(c).value();
+    }
+    auto r = Exec(conn.get(), sql, params);
+    if (!r.ok()) {
+      if (r.status().Is(Code::kUnavailable)) {
+        // The connection died (server restart): one retry on a fresh one.
+        auto c = Connect();
+        if (!c.ok()) return c.status();
+        conn = std::move(c).value();
+        r = Exec(conn.get(), sql, params);
+      }
+      if (!r.ok()) return r.status();
+    }
+    T out = std::move(init);
+    int n = PQntuples(r->get());
+    for (int i = 0; i < n; ++i) row(r->get(), i, out);
+    {
+      std::lock_guard lock(pool_mu_);
+      if (pool_.size() < 32) pool_.push_back(std::move(conn));
+    }
+    return out;
+  }
+
+  const std::string url_;
+  std::mutex write_mu_;
+  PgConn writer_;        // GUARDED_BY(write_mu_)
+  bool locked_ = false;  // GUARDED_BY(write_mu_): writer_'s session holds the projector lock
+  std::mutex pool_mu_;
+  std::vector<PgConn> pool_;  // GUARDED_BY(pool_mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ReadModelStore>> OpenPgStore(const std::string& url) {
+  auto store = std::make_unique<PgStore>(url);
+  DT_RETURN_IF_ERROR(store->Migrate());
+  return std::unique_ptr<ReadModelStore>(std::move(store));
+}
+
+}  // namespace dt::readmodel

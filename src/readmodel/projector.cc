@@ -1,0 +1,335 @@
+#include "readmodel/projector.h"
+
+#include <deque>
+#include <optional>
+
+#include "readmodel/projection.h"
+
+namespace dt::readmodel {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr size_t kMaxTrackedStreams = 100000;
+}  // namespace
+
+Projector::Projector(client::EventStoreClient& events, ReadModelStore& store,
+                     ProjectorOptions options)
+    : events_(events), store_(store), options_(options) {}
+
+Projector::~Projector() {
+  Stop();
+  if (rebuild_thread_.joinable()) rebuild_thread_.join();
+}
+
+void Projector::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Projector::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (active_.exchange(false)) store_.ReleaseProjectorLock();
+}
+
+void Projector::SetError(const std::string& e) {
+  std::lock_guard lock(status_mu_);
+  last_error_ = e;
+}
+
+Status Projector::LoadLiveState() {
+  DT_ASSIGN_OR_RETURN(live_state_, store_.LoadState(Target::kLive));
+  if (live_state_.position.empty()) {
+    pos_ = client::AllPosition::Start();
+  } else {
+    auto p = client::AllPosition::Parse(live_state_.position);
+    if (!p) return Status::Corruption("bad checkpoint in the read model: " + live_state_.position);
+    pos_ = *p;
+  }
+  state_loaded_ = true;
+  return Status::Ok();
+}
+
+Status Projector::EnsureActive() {
+  if (active_) return Status::Ok();
+  DT_ASSIGN_OR_RETURN(bool got, store_.TryAcquireProjectorLock());
+  if (!got) return Status::Conflict("another instance runs the projector");
+  active_ = true;
+  std::lock_guard lock(apply_mu_);
+  state_loaded_ = false;
+  return Status::Ok();
+}
+
+void Projector::Publish(const Batch& batch) {
+  {
+    std::lock_guard lock(wait_mu_);
+    if (applied_.size() > kMaxTrackedStreams) applied_.clear();
+    for (const auto& e : batch.events) {
+      auto [it, inserted] = applied_.try_emplace(e.stream, e.version);
+      if (!inserted) it->second = std::max(it->second, e.version);
+    }
+  }
+  applied_cv_.notify_all();
+}
+
+Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {
+  client::AllPosition from;
+  {
+    std::lock_guard lock(apply_mu_);
+    if (!state_loaded_) DT_RETURN_IF_ERROR(LoadLiveState());
+    from = pos_;
+  }
+  auto page = events_.ReadAllForward(from, options_.page_size, long_poll);
+  if (!page.ok()) return page.status();
+  std::lock_guard lock(apply_mu_);
+  if (!state_loaded_ || pos_ != from) return false;  // a rebuild swapped the tables meanwhile
+  if (page->next == pos_ && page->events.empty()) return true;
+  BatchBuilder builder;
+  int64_t seq = live_state_.events_applied;
+  for (const auto& e : page->events) builder.Add(e, seq);
+  Batch batch = builder.Take();
+  ProjectionState next = live_state_;
+  next.position = page->next.ToString();
+  next.events_applied = seq;
+  DT_RETURN_IF_ERROR(store_.Apply(Target::kLive, batch, next));
+  live_state_ = next;
+  pos_ = page->next;
+  Publish(batch);
+  return page->end_of_log;
+}
+
+void Projector::Run() {
+  while (!stop_) {
+    Status s = EnsureActive();
+    if (!s.ok()) {
+      if (!s.Is(Code::kConflict)) SetError(s.ToString());
+      std::unique_lock lock(stop_mu_);
+      stop_cv_.wait_for(lock, options_.lock_retry, [&] { return stop_.load(); });
+      continue;
+    }
+    auto r = Step(options_.long_poll);
+    if (!r.ok()) {
+      SetError(r.status().ToString());
+      if (r.status().Is(Code::kUnavailable) || r.status().Is(Code::kIOError)) {
+        // The database may have lost our session (and with it the lock): start over.
+        active_ = false;
+        store_.ReleaseProjectorLock();
+      }
+      std::unique_lock lock(stop_mu_);
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_.load(); });
+    }
+  }
+}
+
+Status Projector::CatchUp() {
+  DT_RETURN_IF_ERROR(EnsureActive());
+  for (;;) {
+    DT_ASSIGN_OR_RETURN(bool caught_up, Step(std::chrono::milliseconds(0)));
+    if (caught_up) return Status::Ok();
+  }
+}
+
+bool Projector::WaitApplied(const std::string& stream, int64_t number,
+                            std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  auto seen = [&] {
+    auto it = applied_.find(stream);
+    return it != applied_.end() && it->second >= number;
+  };
+  if (active_) {
+    std::unique_lock lock(wait_mu_);
+    if (applied_cv_.wait_until(lock, deadline, seen)) return true;
+  }
+  // Standby instance (or an evicted entry): poll the read model.
+  auto delay = std::chrono::milliseconds(2);
+  for (;;) {
+    auto v = store_.AppliedVersion(stream);
+    if (v.ok() && *v >= number) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(50));
+  }
+}
+
+ProjectorStatus Projector::GetStatus() {
+  ProjectorStatus s;
+  s.active = active_;
+  s.rebuilding = rebuilding_;
+  {
+    std::lock_guard lock(apply_mu_);
+    if (state_loaded_) {
+      s.position = live_state_.position;
+      s.events_applied = live_state_.events_applied;
+      s.generation = live_state_.generation;
+    }
+  }
+  if (!state_loaded_) {
+    auto st = store_.LoadState(Target::kLive);
+    if (st.ok()) {
+      s.position = st->position;
+      s.events_applied = st->events_applied;
+      s.generation = st->generation;
+    }
+  }
+  std::lock_guard lock(status_mu_);
+  s.last_error = last_error_;
+  s.rebuild = rebuild_;
+  return s;
+}
+
+Status Projector::StartRebuild() {
+  if (rebuilding_) return Status::Conflict("a rebuild is already running");
+  if (!active_) {
+    auto got = store_.TryAcquireProjectorLock();
+    if (!got.ok()) return got.status();
+    if (!*got) return Status::Conflict("another instance runs the projector; rebuild there");
+    active_ = true;
+  }
+  if (rebuild_thread_.joinable()) rebuild_thread_.join();
+  rebuild_thread_ = std::thread([this] {
+    Status s = Rebuild();
+    if (!s.ok()) SetError("rebuild: " + s.ToString());
+  });
+  return Status::Ok();
+}
+
+Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& progress) {
+  if (rebuilding_.exchange(true)) return Status::Conflict("a rebuild is already running");
+  struct Reset {
+    std::atomic<bool>& f;
+    ~Reset() { f = false; }
+  } reset{rebuilding_};
+  DT_RETURN_IF_ERROR(EnsureActive());
+  DT_RETURN_IF_ERROR(store_.BeginRebuild());
+  DT_ASSIGN_OR_RETURN(ProjectionState state, store_.LoadState(Target::kRebuild));
+  DT_ASSIGN_OR_RETURN(client::AllPosition head, events_.ReadHead());
+
+  const auto start = Clock::now();
+  auto last_report = start;
+  RebuildProgress prog;
+  auto report = [&](const client::AllPosition& at, bool force) {
+    auto now = Clock::now();
+    if (!force && now - last_report < std::chrono::milliseconds(500)) return;
+    last_report = now;
+    double secs = std::chrono::duration<double>(now - start).count();
+    prog.events = state.events_applied;
+    prog.events_per_second = secs > 0 ? static_cast<double>(prog.events) / secs : 0;
+    prog.fraction = head.commit > 0 ? std::min(1.0, static_cast<double>(at.commit) /
+                                                        static_cast<double>(head.commit))
+                                    : 1.0;
+    prog.eta_seconds = prog.fraction > 0.001 ? secs / prog.fraction - secs : -1;
+    {
+      std::lock_guard lock(status_mu_);
+      rebuild_ = prog;
+    }
+    if (progress) progress(prog);
+  };
+
+  // Reader thread: reads pages and builds batches; this thread writes them.
+  struct Item {
+    Batch batch;
+    client::AllPosition next;
+    int64_t seq_after = 0;
+    bool end = false;
+  };
+  std::mutex qmu;
+  std::condition_variable qcv;
+  std::deque<Item> queue;
+  std::optional<Status> reader_error;
+  bool reader_done = false;
+  std::atomic<bool> abort{false};
+  const size_t kMaxQueued = 4;
+
+  std::thread reader([&] {
+    client::AllPosition pos = client::AllPosition::Start();
+    int64_t seq = 0;
+    BatchBuilder builder;
+    for (;;) {
+      if (abort) break;
+      auto page = events_.ReadAllForward(pos, std::max<size_t>(options_.page_size, 1000),
+                                         std::chrono::milliseconds(0));
+      if (!page.ok()) {
+        std::lock_guard lock(qmu);
+        reader_error = page.status();
+        break;
+      }
+      for (const auto& e : page->events) builder.Add(e, seq);
+      pos = page->next;
+      bool end = page->end_of_log;
+      if (builder.size() >= options_.rebuild_batch_events || end) {
+        Item item{builder.Take(), pos, seq, end};
+        std::unique_lock lock(qmu);
+        qcv.wait(lock, [&] { return queue.size() < kMaxQueued || abort; });
+        queue.push_back(std::move(item));
+        qcv.notify_all();
+      }
+      if (end) break;
+    }
+    std::lock_guard lock(qmu);
+    reader_done = true;
+    qcv.notify_all();
+  });
+
+  client::AllPosition pos = client::AllPosition::Start();
+  Status write_status;
+  for (;;) {
+    Item item;
+    {
+      std::unique_lock lock(qmu);
+      qcv.wait(lock, [&] { return !queue.empty() || reader_done; });
+      if (queue.empty()) break;
+      item = std::move(queue.front());
+      queue.pop_front();
+      qcv.notify_all();
+    }
+    ProjectionState next = state;
+    next.position = item.next.ToString();
+    next.events_applied = item.seq_after;
+    write_status = store_.Apply(Target::kRebuild, item.batch, next);
+    if (!write_status.ok()) break;
+    state = next;
+    pos = item.next;
+    report(pos, false);
+    if (item.end) break;
+  }
+  abort = true;
+  qcv.notify_all();
+  reader.join();
+  DT_RETURN_IF_ERROR(write_status);
+  if (reader_error) return *reader_error;
+
+  // Pause the live projector, catch up to the very end, swap.
+  {
+    std::lock_guard lock(apply_mu_);
+    for (;;) {
+      auto page = events_.ReadAllForward(pos, options_.page_size, std::chrono::milliseconds(0));
+      if (!page.ok()) return page.status();
+      if (page->events.empty() && page->next == pos) break;
+      BatchBuilder builder;
+      int64_t seq = state.events_applied;
+      for (const auto& e : page->events) builder.Add(e, seq);
+      Batch batch = builder.Take();
+      ProjectionState next = state;
+      next.position = page->next.ToString();
+      next.events_applied = seq;
+      DT_RETURN_IF_ERROR(store_.Apply(Target::kRebuild, batch, next));
+      state = next;
+      pos = page->next;
+      Publish(batch);
+      if (page->end_of_log) break;
+    }
+    DT_RETURN_IF_ERROR(store_.FinishRebuild());
+    state_loaded_ = false;  // the live loop reloads the swapped-in checkpoint
+  }
+  prog.done = true;
+  report(pos, true);
+  return Status::Ok();
+}
+
+}  // namespace dt::readmodel

@@ -1,0 +1,121 @@
+// Projector: follows `$all` from the read model's checkpoint and applies the domain events
+// in batches (rows + checkpoint in one transaction, see ReadModelStore::Apply).
+//
+// Exactly one projector writes to a read model: the one whose instance holds the projector
+// lock (ReadModelStore::TryAcquireProjectorLock). The others stay on standby and retry the
+// lock every second, so one takes over when the active one dies.
+//
+// Read-your-writes: WaitApplied(stream, n) returns once event n of `stream` is in the read
+// model (or the timeout passes). The active projector notifies waiters as it commits; a
+// standby instance polls the read model's applied version of the stream instead (the remote
+// event store client learns no `$all` position from an append, so waiting is by stream and
+// event number for both clients).
+//
+// Rebuild: fresh tables are filled from the start of `$all` by a reader thread (reading and
+// decoding) and the calling thread (writing), while the live tables keep serving reads and
+// taking live batches; then the live projector pauses, the rebuild catches up to the end,
+// and the tables are swapped atomically; the live projector continues from the rebuilt
+// checkpoint.
+//
+// Thread-safety: all public methods from any thread. Lifetime: the client and the store
+// must outlive the Projector; the destructor stops its thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "client/event_store_client.h"
+#include "readmodel/read_model_store.h"
+
+namespace dt::readmodel {
+
+struct ProjectorOptions {
+  size_t page_size = 1000;                      // events per `$all` read
+  std::chrono::milliseconds long_poll{1000};    // wait for new events when caught up
+  std::chrono::milliseconds lock_retry{1000};   // standby: how often to try for the lock
+  size_t rebuild_batch_events = 5000;           // events per rebuild transaction
+};
+
+struct RebuildProgress {
+  int64_t events = 0;           // domain events written so far
+  double events_per_second = 0;
+  double fraction = 0;          // of the log read (by position), 0..1
+  double eta_seconds = -1;      // -1: unknown
+  bool done = false;
+};
+
+struct ProjectorStatus {
+  bool active = false;      // holds the projector lock
+  bool rebuilding = false;
+  std::string position;     // checkpoint in `$all`
+  int64_t events_applied = 0;
+  int64_t generation = 0;
+  std::string last_error;
+  RebuildProgress rebuild;  // of the running or last rebuild
+};
+
+class Projector {
+ public:
+  Projector(client::EventStoreClient& events, ReadModelStore& store, ProjectorOptions options = {});
+  ~Projector();
+
+  // Starts the live projector thread (standby until it holds the lock).
+  void Start();
+  void Stop();
+
+  // Applies everything up to the current end of `$all` on the calling thread (takes the
+  // projector lock if free; kConflict if another instance holds it). For tools and tests.
+  Status CatchUp();
+
+  bool WaitApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout);
+
+  // Blocking rebuild (see above). kConflict when one is already running or another
+  // instance holds the projector lock. `progress` is called about twice a second.
+  Status Rebuild(const std::function<void(const RebuildProgress&)>& progress = {});
+  // Starts Rebuild() on its own thread; kConflict if one is running.
+  Status StartRebuild();
+
+  ProjectorStatus GetStatus();
+
+ private:
+  void Run();
+  Status EnsureActive();
+  Status LoadLiveState();
+  // Reads one page after pos_ and applies it (caller holds apply_mu_ for the apply).
+  Result<bool> Step(std::chrono::milliseconds long_poll);  // true: caught up
+  void Publish(const Batch& batch);
+  void SetError(const std::string& e);
+
+  client::EventStoreClient& events_;
+  ReadModelStore& store_;
+  const ProjectorOptions options_;
+
+  std::mutex apply_mu_;  // held while applying a live batch; a rebuild's swap takes it
+  client::AllPosition pos_;     // GUARDED_BY(apply_mu_)
+  ProjectionState live_state_;  // GUARDED_BY(apply_mu_)
+  bool state_loaded_ = false;   // GUARDED_BY(apply_mu_)
+
+  std::atomic<bool> active_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> rebuilding_{false};
+  std::thread thread_;
+  std::thread rebuild_thread_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+
+  std::mutex wait_mu_;
+  std::condition_variable applied_cv_;
+  std::unordered_map<std::string, int64_t> applied_;  // GUARDED_BY(wait_mu_): recent streams
+
+  std::mutex status_mu_;
+  std::string last_error_;   // GUARDED_BY(status_mu_)
+  RebuildProgress rebuild_;  // GUARDED_BY(status_mu_)
+};
+
+}  // namespace dt::readmodel

@@ -1,0 +1,66 @@
+// The read model's tables, once, for both stores. Templates: {s} is the table suffix
+// ("" live, "_rebuild" during a rebuild), {g} the generation (index names must be unique per
+// database, and a rebuilt table keeps its index names after the rename).
+// Booleans are INTEGER 0/1 and amounts BIGINT in both SQLite and PostgreSQL.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dt::readmodel::sql {
+
+inline constexpr int kSchemaVersion = 1;
+
+inline constexpr const char* kCreateTables[] = {
+    "CREATE TABLE contacts{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, "
+    "username TEXT, phone TEXT, email TEXT, notes TEXT, created_at TEXT NOT NULL, "
+    "updated_at TEXT NOT NULL, version BIGINT NOT NULL, is_deleted INTEGER NOT NULL)",
+    "CREATE INDEX contacts_user_g{g} ON contacts{s} (user_id, name)",
+    "CREATE TABLE transactions{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, "
+    "contact_id TEXT NOT NULL, type TEXT NOT NULL, direction TEXT NOT NULL, "
+    "amount BIGINT NOT NULL, currency TEXT NOT NULL, description TEXT, "
+    "transaction_date TEXT NOT NULL, due_date TEXT, created_at TEXT NOT NULL, "
+    "updated_at TEXT NOT NULL, version BIGINT NOT NULL, is_deleted INTEGER NOT NULL)",
+    "CREATE INDEX transactions_user_g{g} ON transactions{s} (user_id, transaction_date)",
+    "CREATE TABLE settings{s} (user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+    "version BIGINT NOT NULL, PRIMARY KEY (user_id, key))",
+    "CREATE TABLE events{s} (seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL, "
+    "stream TEXT NOT NULL, version BIGINT NOT NULL, user_id TEXT NOT NULL, "
+    "aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL, "
+    "data TEXT NOT NULL, occurred_at TEXT NOT NULL)",
+    "CREATE INDEX events_user_g{g} ON events{s} (user_id, seq)",
+};
+
+inline constexpr const char* kTables[] = {"contacts", "transactions", "settings", "events"};
+
+inline constexpr const char* kCreateMeta[] = {
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS projection_state (name TEXT PRIMARY KEY, position TEXT NOT NULL, "
+    "events_applied BIGINT NOT NULL, generation BIGINT NOT NULL, updated_at TEXT NOT NULL)",
+};
+
+// Replaces {s} and {g}.
+inline std::string Render(std::string_view tmpl, std::string_view suffix, long long generation) {
+  std::string out;
+  out.reserve(tmpl.size() + 16);
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == '{' && i + 2 < tmpl.size() && tmpl[i + 2] == '}') {
+      if (tmpl[i + 1] == 's') {
+        out += suffix;
+        i += 2;
+        continue;
+      }
+      if (tmpl[i + 1] == 'g') {
+        out += std::to_string(generation);
+        i += 2;
+        continue;
+      }
+    }
+    out += tmpl[i];
+  }
+  return out;
+}
+
+inline const char* StateName(bool rebuild) { return rebuild ? "rebuild" : "live"; }
+
+}  // namespace dt::readmodel::sql
