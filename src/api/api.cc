@@ -1,0 +1,497 @@
+#include "api/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "api/error_mapping.h"
+#include "client/time_util.h"
+#include "tracker/events.h"
+#include "tracker/validation.h"
+
+namespace dt::api {
+
+using json = nlohmann::json;
+using S = http::HttpStatus;
+using http::Exchange;
+using http::Response;
+
+namespace {
+
+constexpr size_t kMaxEventsPage = 500;
+
+Result<tracker::TokenClaims> Authenticate(const ApiDeps& d, const Exchange& ex) {
+  std::string_view h = ex.Header("Authorization");
+  if (h.empty()) return Status(Code::kUnauthenticated, "Missing Authorization: Bearer token");
+  if (h.size() < 7 || (h.substr(0, 7) != "Bearer " && h.substr(0, 7) != "bearer ")) {
+    return Status(Code::kUnauthenticated, "Authorization must be a Bearer token");
+  }
+  std::string_view token = h.substr(7);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  auto claims = d.jwt->Verify(token);
+  if (!claims.ok()) return Status(Code::kUnauthenticated, "Invalid or expired token");
+  return claims;
+}
+
+Result<json> ParseBody(const Exchange& ex) {
+  const std::string& body = ex.request.body();
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return json(nullptr);
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument("request body is not valid JSON");
+  return j;
+}
+
+Result<std::optional<int64_t>> ParseIfMatch(const Exchange& ex) {
+  std::string_view v = ex.Header("If-Match");
+  if (v.empty()) return std::optional<int64_t>();
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v == "*") return std::optional<int64_t>();
+  if (v.substr(0, 2) == "W/") v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0) {
+    return Status::InvalidArgument("If-Match must be an entity version such as \"3\"");
+  }
+  return std::optional<int64_t>(n);
+}
+
+// The id in the path as a canonical UUID, or a 400.
+Result<std::string> PathId(const Exchange& ex) {
+  auto u = Uuid::Parse(ex.Param("id"));
+  if (!u) return Status::InvalidArgument("id in the path must be a UUID");
+  return u->ToString();
+}
+
+std::string_view VerbName(const Exchange& ex) {
+  auto m = ex.request.method_string();
+  return {m.data(), m.size()};
+}
+
+Response WithETag(Response r, int64_t version) {
+  r.set(http::bhttp::field::etag, "\"" + std::to_string(version) + "\"");
+  return r;
+}
+
+// The common path of every write: authenticate, parse, run the command, wait until the read
+// model has the event, answer.
+template <typename Command>
+Response Write(const ApiDeps& d, const Exchange& ex, Command&& command) {
+  auto claims = Authenticate(d, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto body = ParseBody(ex);
+  if (!body.ok()) return ErrorFromStatus(body.status(), ex.request_id);
+  auto if_match = ParseIfMatch(ex);
+  if (!if_match.ok()) return ErrorFromStatus(if_match.status(), ex.request_id);
+  tracker::CommandContext ctx;
+  ctx.user_id = claims->user_id;
+  ctx.request_id = ex.request_id;
+  ctx.if_match = *if_match;
+  std::string_view key = ex.Header("Idempotency-Key");
+  if (!key.empty() || ex.request.find("Idempotency-Key") != ex.request.end()) {
+    if (!tracker::ValidIdempotencyKey(key)) {
+      return JsonError(S::bad_request,
+                       "Idempotency-Key must be 1-255 visible ASCII characters");
+    }
+    ctx.idempotency =
+        tracker::MakeIdempotencyContext(ctx.user_id, key, VerbName(ex), ex.path, *body);
+  }
+  auto result = command(ctx, *body);
+  if (!result.ok()) return ErrorFromStatus(result.status(), ex.request_id);
+  if (!d.projector->WaitApplied(result->stream, result->event_number,
+                                d.read_your_writes_timeout)) {
+    spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", ex.request_id,
+                 result->stream, result->event_number);
+  }
+  Response r = JsonOk(result->created ? S::created : S::ok, result->body);
+  if (result->body.contains("version")) r = WithETag(std::move(r), result->event_number);
+  return r;
+}
+
+json EventJson(const std::string& event_id, std::string_view aggregate_type,
+               const std::string& aggregate_id, const std::string& type, const std::string& data,
+               const std::string& timestamp, int64_t version) {
+  json d = json::parse(data, nullptr, false);
+  if (d.is_discarded()) d = nullptr;
+  return {{"id", event_id},
+          {"aggregate_type", aggregate_type},
+          {"aggregate_id", aggregate_id},
+          {"event_type", type},
+          {"event_data", std::move(d)},
+          {"timestamp", timestamp},
+          {"version", version}};
+}
+
+std::map<std::string, std::map<std::string, int64_t>> BalancesByContact(
+    const std::vector<readmodel::BalanceRow>& rows) {
+  std::map<std::string, std::map<std::string, int64_t>> out;
+  for (const auto& r : rows) out[r.contact_id][r.currency] += r.amount;
+  return out;
+}
+
+int64_t Sum(const std::map<std::string, int64_t>& m) {
+  int64_t s = 0;
+  for (const auto& [k, v] : m) s += v;
+  return s;
+}
+
+}  // namespace
+
+std::vector<http::Route> Api::Routes() {
+  using http::Route;
+  using http::Run;
+  using http::Verb;
+  auto h = [this](Response (Api::*fn)(const Exchange&)) {
+    return http::Handler([this, fn](const Exchange& ex) { return (this->*fn)(ex); });
+  };
+  const Run B = Run::kBlocking;
+  return {
+      Route(Verb::get, "/health", h(&Api::Health)),
+      Route(Verb::post, "/api/auth/login", h(&Api::Login), B),
+      Route(Verb::post, "/api/auth/register", h(&Api::Register), B),
+      Route(Verb::get, "/api/contacts", h(&Api::ListContacts), B),
+      Route(Verb::post, "/api/contacts", h(&Api::CreateContact), B),
+      Route(Verb::get, "/api/contacts/{id}", h(&Api::GetContact), B),
+      Route(Verb::put, "/api/contacts/{id}", h(&Api::UpdateContact), B),
+      Route(Verb::delete_, "/api/contacts/{id}", h(&Api::DeleteContact), B),
+      Route(Verb::get, "/api/contacts/{id}/events", h(&Api::ContactEvents), B),
+      Route(Verb::get, "/api/transactions", h(&Api::ListTransactions), B),
+      Route(Verb::post, "/api/transactions", h(&Api::CreateTransaction), B),
+      Route(Verb::get, "/api/transactions/{id}", h(&Api::GetTransaction), B),
+      Route(Verb::put, "/api/transactions/{id}", h(&Api::UpdateTransaction), B),
+      Route(Verb::delete_, "/api/transactions/{id}", h(&Api::DeleteTransaction), B),
+      Route(Verb::get, "/api/transactions/{id}/events", h(&Api::TransactionEvents), B),
+      Route(Verb::get, "/api/balances", h(&Api::Balances), B),
+      Route(Verb::get, "/api/summary", h(&Api::Balances), B),
+      Route(Verb::get, "/api/settings", h(&Api::GetSettings), B),
+      Route(Verb::put, "/api/settings/{key}", h(&Api::PutSetting), B),
+      Route(Verb::get, "/api/admin/events", h(&Api::AdminEvents), B),
+      Route(Verb::get, "/api/admin/projections/status", h(&Api::ProjectionStatus), B),
+      Route(Verb::post, "/api/admin/projections/rebuild", h(&Api::ProjectionRebuild), B),
+  };
+}
+
+Response Api::Health(const Exchange&) {
+  return http::MakeResponse(S::ok, "OK", "text/plain; charset=utf-8");
+}
+
+// ------------------------------------------------------------------ auth
+
+Response Api::Login(const Exchange& ex) {
+  auto body = ParseBody(ex);
+  if (!body.ok()) return ErrorFromStatus(body.status(), ex.request_id);
+  if (!body->is_object()) return JsonError(S::bad_request, "request body must be a JSON object");
+  for (const char* f : {"username", "password"}) {
+    auto it = body->find(f);
+    if (it == body->end() || it->is_null()) {
+      return JsonError(S::bad_request, std::string("field '") + f + "' is required");
+    }
+    if (!it->is_string()) {
+      return JsonError(S::bad_request, std::string("field '") + f + "' must be a string");
+    }
+    if (it->get_ref<const std::string&>().empty()) {
+      return JsonError(S::bad_request, std::string("field '") + f + "' must not be empty");
+    }
+  }
+  auto user = d_.users->Authenticate((*body)["username"], (*body)["password"]);
+  if (!user.ok()) {
+    if (user.status().Is(Code::kUnauthenticated)) {
+      return JsonError(S::unauthorized, "Invalid username or password");
+    }
+    return ErrorFromStatus(user.status(), ex.request_id);
+  }
+  json out = {{"token", d_.jwt->Issue(user->user_id, user->username)},
+              {"user_id", user->user_id},
+              {"username", user->username}};
+  return JsonOk(S::ok, out);
+}
+
+Response Api::Register(const Exchange& ex) {
+  if (!d_.allow_registration) {
+    return JsonError(S::forbidden, "Registration is disabled on this server");
+  }
+  auto body = ParseBody(ex);
+  if (!body.ok()) return ErrorFromStatus(body.status(), ex.request_id);
+  if (!body->is_object()) return JsonError(S::bad_request, "request body must be a JSON object");
+  for (const char* f : {"username", "password"}) {
+    auto it = body->find(f);
+    if (it == body->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return JsonError(S::bad_request, std::string("field '") + f + "' must be a non-empty string");
+    }
+  }
+  auto user = d_.users->CreateUser((*body)["username"], (*body)["password"]);
+  if (!user.ok()) {
+    if (user.status().Is(Code::kConflict)) {
+      return JsonError(S::conflict, "Username already taken");
+    }
+    return ErrorFromStatus(user.status(), ex.request_id);
+  }
+  json out = {{"token", d_.jwt->Issue(user->user_id, user->username)},
+              {"user_id", user->user_id},
+              {"username", user->username}};
+  return JsonOk(S::created, out);
+}
+
+// ------------------------------------------------------------------ contacts
+
+Response Api::ListContacts(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto contacts = d_.store->ListContacts(claims->user_id);
+  if (!contacts.ok()) return ErrorFromStatus(contacts.status(), ex.request_id);
+  auto balances = d_.store->Balances(claims->user_id, "");
+  if (!balances.ok()) return ErrorFromStatus(balances.status(), ex.request_id);
+  auto by_contact = BalancesByContact(*balances);
+  json out = json::array();
+  static const std::map<std::string, int64_t> kNone;
+  for (const auto& c : *contacts) {
+    auto it = by_contact.find(c.id);
+    const auto& b = it == by_contact.end() ? kNone : it->second;
+    out.push_back(tracker::ContactView(c, Sum(b), b));
+  }
+  return JsonOk(S::ok, out);
+}
+
+Response Api::GetContact(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  auto c = d_.store->GetContact(claims->user_id, *id);
+  if (!c.ok()) return ErrorFromStatus(c.status(), ex.request_id);
+  if (!c->has_value() || (*c)->is_deleted) return JsonError(S::not_found, "Contact not found");
+  auto balances = d_.store->Balances(claims->user_id, *id);
+  if (!balances.ok()) return ErrorFromStatus(balances.status(), ex.request_id);
+  std::map<std::string, int64_t> b;
+  for (const auto& r : *balances) b[r.currency] += r.amount;
+  return WithETag(JsonOk(S::ok, tracker::ContactView(**c, Sum(b), b)), (*c)->version);
+}
+
+Response Api::CreateContact(const Exchange& ex) {
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->CreateContact(ctx, body);
+  });
+}
+
+Response Api::UpdateContact(const Exchange& ex) {
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->UpdateContact(ctx, *id, body);
+  });
+}
+
+Response Api::DeleteContact(const Exchange& ex) {
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->DeleteContact(ctx, *id, body);
+  });
+}
+
+namespace {
+
+Response History(const ApiDeps& d, const Exchange& ex, std::string_view aggregate_type,
+                 const std::string& prefix, std::string_view not_found) {
+  auto claims = Authenticate(d, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  auto events = d.tracker->History(claims->user_id, prefix + *id);
+  if (!events.ok()) {
+    if (events.status().Is(Code::kNotFound)) return JsonError(S::not_found, not_found);
+    return ErrorFromStatus(events.status(), ex.request_id);
+  }
+  json out = json::array();
+  for (const auto& e : *events) {
+    json item = EventJson(e.id.ToString(), aggregate_type, *id, e.type, e.data,
+                          FormatRfc3339Micros(e.created_us), e.number);
+    if (item["event_data"].is_object() && item["event_data"].contains("occurred_at")) {
+      item["timestamp"] = item["event_data"]["occurred_at"];
+    }
+    out.push_back(std::move(item));
+  }
+  return JsonOk(S::ok, out);
+}
+
+}  // namespace
+
+Response Api::ContactEvents(const Exchange& ex) {
+  return History(d_, ex, "contact", std::string(tracker::kContactPrefix), "Contact not found");
+}
+
+// ------------------------------------------------------------------ transactions
+
+Response Api::ListTransactions(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto list = d_.store->ListTransactions(claims->user_id);
+  if (!list.ok()) return ErrorFromStatus(list.status(), ex.request_id);
+  json out = json::array();
+  for (const auto& t : *list) out.push_back(tracker::TransactionView(t));
+  return JsonOk(S::ok, out);
+}
+
+Response Api::GetTransaction(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  auto t = d_.store->GetTransaction(claims->user_id, *id);
+  if (!t.ok()) return ErrorFromStatus(t.status(), ex.request_id);
+  if (!t->has_value() || (*t)->is_deleted) return JsonError(S::not_found, "Transaction not found");
+  return WithETag(JsonOk(S::ok, tracker::TransactionView(**t)), (*t)->version);
+}
+
+Response Api::CreateTransaction(const Exchange& ex) {
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->CreateTransaction(ctx, body);
+  });
+}
+
+Response Api::UpdateTransaction(const Exchange& ex) {
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->UpdateTransaction(ctx, *id, body);
+  });
+}
+
+Response Api::DeleteTransaction(const Exchange& ex) {
+  auto id = PathId(ex);
+  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->DeleteTransaction(ctx, *id, body);
+  });
+}
+
+Response Api::TransactionEvents(const Exchange& ex) {
+  return History(d_, ex, "transaction", std::string(tracker::kTransactionPrefix),
+                 "Transaction not found");
+}
+
+// ------------------------------------------------------------------ balances, settings
+
+Response Api::Balances(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto contacts = d_.store->ListContacts(claims->user_id);
+  if (!contacts.ok()) return ErrorFromStatus(contacts.status(), ex.request_id);
+  auto rows = d_.store->Balances(claims->user_id, "");
+  if (!rows.ok()) return ErrorFromStatus(rows.status(), ex.request_id);
+  auto by_contact = BalancesByContact(*rows);
+  json totals = json::object();
+  json per_contact = json::array();
+  std::map<std::string, int64_t> total;
+  for (const auto& c : *contacts) {
+    auto it = by_contact.find(c.id);
+    std::map<std::string, int64_t> b = it == by_contact.end() ? std::map<std::string, int64_t>()
+                                                               : it->second;
+    for (const auto& [cur, amt] : b) total[cur] += amt;
+    json bj = json::object();
+    for (const auto& [cur, amt] : b) bj[cur] = amt;
+    per_contact.push_back(
+        {{"contact_id", c.id}, {"name", c.name}, {"balance", Sum(b)}, {"balances", bj}});
+  }
+  for (const auto& [cur, amt] : total) totals[cur] = amt;
+  return JsonOk(S::ok, {{"totals", totals}, {"contacts", per_contact}});
+}
+
+Response Api::GetSettings(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto stored = d_.store->GetSettings(claims->user_id);
+  if (!stored.ok()) return ErrorFromStatus(stored.status(), ex.request_id);
+  json out = tracker::DefaultSettings();
+  for (const auto& [k, v] : *stored) out[k] = tracker::TypedSettingValue(k, v);
+  return JsonOk(S::ok, out);
+}
+
+Response Api::PutSetting(const Exchange& ex) {
+  std::string key(ex.Param("key"));
+  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+    return d_.tracker->SetSetting(ctx, key, body);
+  });
+}
+
+// ------------------------------------------------------------------ admin
+
+Response Api::AdminEvents(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  readmodel::EventFilter f;
+  auto number = [&](const char* name, size_t& out, size_t max) -> bool {
+    auto v = ex.Query(name);
+    if (!v) return true;
+    size_t n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size()) return false;
+    out = std::min(n, max);
+    return true;
+  };
+  if (!number("limit", f.limit, kMaxEventsPage)) {
+    return JsonError(S::bad_request, "limit must be a non-negative integer");
+  }
+  if (!number("offset", f.offset, SIZE_MAX / 2)) {
+    return JsonError(S::bad_request, "offset must be a non-negative integer");
+  }
+  f.event_type = ex.Query("event_type").value_or("");
+  f.aggregate_type = ex.Query("aggregate_type").value_or("");
+  f.search = ex.Query("search").value_or("");
+  for (auto [name, target] : {std::pair{"date_from", &f.date_from}, {"date_to", &f.date_to}}) {
+    auto v = ex.Query(name);
+    if (!v || v->empty()) continue;
+    if (v->size() == 10) {
+      if (!ParseDate(*v)) return JsonError(S::bad_request, std::string(name) + " must be a date");
+      // occurred_at is "YYYY-MM-DDT...": "YYYY-MM-DDU" sorts after every time of that day.
+      *target = std::string(name) == "date_to" ? *v + "U" : *v;
+    } else {
+      auto us = ParseRfc3339Micros(*v);
+      if (!us) return JsonError(S::bad_request, std::string(name) + " must be a date or RFC 3339");
+      *target = FormatRfc3339Micros(*us);
+    }
+  }
+  auto rows = d_.store->ListEvents(claims->user_id, f);
+  if (!rows.ok()) return ErrorFromStatus(rows.status(), ex.request_id);
+  json out = json::array();
+  for (const auto& r : *rows) {
+    out.push_back(EventJson(r.event_id, r.aggregate_type, r.aggregate_id, r.event_type, r.data,
+                            r.occurred_at, r.version));
+  }
+  return JsonOk(S::ok, out);
+}
+
+Response Api::ProjectionStatus(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  auto s = d_.projector->GetStatus();
+  json out = {{"active", s.active},
+              {"rebuilding", s.rebuilding},
+              {"position", s.position},
+              {"events_applied", s.events_applied},
+              {"generation", s.generation},
+              {"last_error", s.last_error},
+              {"read_model", d_.store->Describe()},
+              {"event_store", d_.events->Describe()},
+              {"rebuild",
+               {{"events", s.rebuild.events},
+                {"events_per_second", s.rebuild.events_per_second},
+                {"fraction", s.rebuild.fraction},
+                {"eta_seconds", s.rebuild.eta_seconds},
+                {"done", s.rebuild.done}}}};
+  return JsonOk(S::ok, out);
+}
+
+Response Api::ProjectionRebuild(const Exchange& ex) {
+  auto claims = Authenticate(d_, ex);
+  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  Status s = d_.projector->StartRebuild();
+  if (s.Is(Code::kConflict)) return JsonError(S::conflict, s.message());
+  if (!s.ok()) return ErrorFromStatus(s, ex.request_id);
+  return JsonOk(S::accepted, {{"message", "Projection rebuild started"},
+                              {"status", "/api/admin/projections/status"}});
+}
+
+}  // namespace dt::api

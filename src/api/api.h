@@ -1,0 +1,72 @@
+// Api: the Debt Tracker HTTP API (../shared/docs/api-contract.md) as plain handlers from an
+// http::Exchange to an http::Response, and the one table of its routes (Routes()).
+//
+// Every /api route except login (and register, when enabled) needs `Authorization: Bearer
+// <JWT>`; a user sees only their own data (another user's ids answer 404).
+// Writes go through TrackerService (event store) and are answered only once the read model
+// has applied the event (read-your-writes, bounded by read_your_writes_timeout); reads come
+// from the read model. All /api routes run on the server's worker pool (they block on the
+// event store and the database).
+//
+// Thread-safety: handlers may run on many threads at once. Lifetime: everything in ApiDeps
+// must outlive the Api and the routes it built.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "client/event_store_client.h"
+#include "http/router.h"
+#include "readmodel/projector.h"
+#include "readmodel/read_model_store.h"
+#include "tracker/jwt.h"
+#include "tracker/tracker_service.h"
+#include "tracker/user_service.h"
+
+namespace dt::api {
+
+struct ApiDeps {
+  client::EventStoreClient* events = nullptr;
+  readmodel::ReadModelStore* store = nullptr;
+  readmodel::Projector* projector = nullptr;
+  tracker::TrackerService* tracker = nullptr;
+  tracker::UserService* users = nullptr;
+  const tracker::JwtSigner* jwt = nullptr;
+  std::chrono::milliseconds read_your_writes_timeout{std::chrono::seconds(5)};
+  bool allow_registration = false;
+};
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps) : d_(deps) {}
+
+  std::vector<http::Route> Routes();
+
+  // Handlers (public for tests that call them without sockets).
+  http::Response Health(const http::Exchange& ex);
+  http::Response Login(const http::Exchange& ex);
+  http::Response Register(const http::Exchange& ex);
+  http::Response ListContacts(const http::Exchange& ex);
+  http::Response GetContact(const http::Exchange& ex);
+  http::Response CreateContact(const http::Exchange& ex);
+  http::Response UpdateContact(const http::Exchange& ex);
+  http::Response DeleteContact(const http::Exchange& ex);
+  http::Response ContactEvents(const http::Exchange& ex);
+  http::Response ListTransactions(const http::Exchange& ex);
+  http::Response GetTransaction(const http::Exchange& ex);
+  http::Response CreateTransaction(const http::Exchange& ex);
+  http::Response UpdateTransaction(const http::Exchange& ex);
+  http::Response DeleteTransaction(const http::Exchange& ex);
+  http::Response TransactionEvents(const http::Exchange& ex);
+  http::Response Balances(const http::Exchange& ex);
+  http::Response GetSettings(const http::Exchange& ex);
+  http::Response PutSetting(const http::Exchange& ex);
+  http::Response AdminEvents(const http::Exchange& ex);
+  http::Response ProjectionStatus(const http::Exchange& ex);
+  http::Response ProjectionRebuild(const http::Exchange& ex);
+
+ private:
+  ApiDeps d_;
+};
+
+}  // namespace dt::api

@@ -1,0 +1,70 @@
+#include "api/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include "client/client_factory.h"
+#include "http/metrics.h"
+
+namespace dt::api {
+
+Result<std::unique_ptr<App>> App::Create(const Config& config) {
+  std::unique_ptr<App> app(new App());
+  app->config_ = config;
+  client::ClientConfig cc{config.eventstore_url, config.eventstore_username,
+                          config.eventstore_password};
+  auto events = client::OpenEventStoreClient(cc);
+  if (!events.ok()) return events.status();
+  app->events_ = std::move(events).value();
+  auto store = readmodel::OpenReadModelStore(config.database_url);
+  if (!store.ok()) return store.status();
+  app->store_ = std::move(store).value();
+  DT_ASSIGN_OR_RETURN(std::string secret, ResolveJwtSecret(config));
+  app->jwt_ = std::make_unique<tracker::JwtSigner>(secret, config.jwt_expiration);
+  app->tracker_ = std::make_unique<tracker::TrackerService>(*app->events_);
+  app->users_ = std::make_unique<tracker::UserService>(*app->events_);
+  if (!config.bootstrap_users.empty()) {
+    DT_ASSIGN_OR_RETURN(auto accounts, tracker::UserService::ParseBootstrap(config.bootstrap_users));
+    DT_ASSIGN_OR_RETURN(auto created, app->users_->EnsureUsers(accounts));
+    for (const auto& name : created) spdlog::info("msg=\"bootstrap user created\" username={}", name);
+  }
+  app->projector_ = std::make_unique<readmodel::Projector>(*app->events_, *app->store_);
+  app->metrics_ = std::make_unique<http::Registry>();
+  ApiDeps deps;
+  deps.events = app->events_.get();
+  deps.store = app->store_.get();
+  deps.projector = app->projector_.get();
+  deps.tracker = app->tracker_.get();
+  deps.users = app->users_.get();
+  deps.jwt = app->jwt_.get();
+  deps.read_your_writes_timeout = config.read_your_writes;
+  deps.allow_registration = config.allow_registration;
+  app->api_ = std::make_unique<Api>(deps);
+  app->router_ = std::make_unique<http::Router>(app->api_->Routes());
+  return app;
+}
+
+App::~App() { Stop(); }
+
+Status App::Start() {
+  projector_->Start();
+  http::ServerOptions o;
+  o.address = config_.bind;
+  o.port = config_.port;
+  o.worker_threads = config_.workers;
+  o.max_body_bytes = 1u << 20;
+  o.server_name = "dt-server";
+  o.metrics = metrics_.get();
+  server_ = std::make_unique<http::Server>(o, *router_);
+  Status s = server_->Start();
+  if (!s.ok()) return Status(s.code(), "PORT: " + s.message());
+  return Status::Ok();
+}
+
+void App::Stop() {
+  if (server_) server_->Stop();
+  if (projector_) projector_->Stop();
+}
+
+uint16_t App::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace dt::api
