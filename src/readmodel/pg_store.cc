@@ -99,6 +99,10 @@ constexpr const char* kContactVersion = "SELECT version FROM contacts WHERE id =
 constexpr const char* kTransactionVersion = "SELECT version FROM transactions WHERE id = $1";
 constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHERE user_id = $1";
 
+constexpr const char* kDumpQueries[] = {
+    "SELECT * FROM contacts ORDER BY id", "SELECT * FROM transactions ORDER BY id",
+    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq"};
+
 // ---------------------------------------------------------------- helpers
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -432,6 +436,23 @@ class PgStore final : public ReadModelStore {
         kEventsAfter, {user_id, std::to_string(after_seq), std::to_string(limit)},
         [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
   }
+  Result<std::string> Dump() override {
+    std::string out;
+    for (const char* q : kDumpQueries) {
+      out += std::string("# ") + q + "\n";
+      auto r = Query<std::string>(q, {}, [](PGresult* res, int i, std::string& text) {
+        for (int c = 0; c < PQnfields(res); ++c) {
+          if (c) text += '|';
+          text += PQgetisnull(res, i, c) ? std::string("NULL") : Val(res, i, c);
+        }
+        text += '\n';
+      });
+      if (!r.ok()) return r.status();
+      out += *r;
+    }
+    return out;
+  }
+
   Result<int64_t> AppliedVersion(const std::string& stream) override {
     const char* q;
     std::string id;

@@ -133,6 +133,10 @@ class ReadModelStore {
   // The version the read model has applied for a domain stream (-1: none). Used by
   // instances that do not run the projector to wait for their own writes.
   virtual Result<int64_t> AppliedVersion(const std::string& stream) = 0;
+
+  // Every row of the live tables (contacts, transactions, settings, events), ordered by key,
+  // one line per row: for diagnostics and the rebuild-equivalence tests.
+  virtual Result<std::string> Dump() = 0;
 };
 
 // Opens by DATABASE_URL: "sqlite:<path>" (relative or absolute) or "postgresql://..."

@@ -97,6 +97,10 @@ constexpr const char* kContactVersion = "SELECT version FROM contacts WHERE id =
 constexpr const char* kTransactionVersion = "SELECT version FROM transactions WHERE id = ?1";
 constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHERE user_id = ?1";
 
+constexpr const char* kDumpQueries[] = {
+    "SELECT * FROM contacts ORDER BY id", "SELECT * FROM transactions ORDER BY id",
+    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq"};
+
 // ---------------------------------------------------------------- connection
 class Conn {
  public:
@@ -422,6 +426,25 @@ class SqliteStore final : public ReadModelStore {
       return Rows(s, [&] { out.push_back(ReadEvent(s)); });
     });
   }
+  Result<std::string> Dump() override {
+    std::string out;
+    for (const char* q : kDumpQueries) {
+      out += std::string("# ") + q + "\n";
+      auto r = Query<std::string>(q, [&](sqlite3_stmt* s, std::string& text) {
+        return Rows(s, [&] {
+          for (int i = 0; i < sqlite3_column_count(s); ++i) {
+            if (i) text += '|';
+            text += sqlite3_column_type(s, i) == SQLITE_NULL ? std::string("NULL") : Col(s, i);
+          }
+          text += '\n';
+        });
+      });
+      if (!r.ok()) return r.status();
+      out += *r;
+    }
+    return out;
+  }
+
   Result<int64_t> AppliedVersion(const std::string& stream) override {
     const char* q;
     std::string id;

@@ -1,0 +1,331 @@
+// Read-model stores (SQLite and PostgreSQL) and the projector over a real engine.
+// The PostgreSQL cases need DT_TEST_PG_URL (./manage.sh test sets it); without it they skip.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "client/in_process_client.h"
+#include "readmodel/pg_store.h"
+#include "readmodel/projector.h"
+#include "readmodel/read_model_store.h"
+#include "readmodel/test_databases.h"
+#include "tracker/tracker_service.h"
+
+namespace dt::readmodel {
+namespace {
+
+using nlohmann::json;
+using tracker::Contact;
+using tracker::Transaction;
+
+struct Db {
+  std::string url;
+  std::string dir;
+};
+
+Db MakeDb(const std::string& kind) {
+  if (kind == "pg") return {testing::FreshPgDatabaseUrl(), {}};
+  std::string dir = testing::TempDir("rm");
+  return {"sqlite:" + dir + "/rm.db", dir};
+}
+
+Contact MakeContact(const std::string& id, const std::string& user, const std::string& name,
+                    int64_t version, bool deleted = false) {
+  Contact c;
+  c.id = id;
+  c.user_id = user;
+  c.name = name;
+  c.phone = "555";
+  c.created_at = c.updated_at = "2024-01-01T00:00:00.000000Z";
+  c.version = version;
+  c.is_deleted = deleted;
+  return c;
+}
+
+Transaction MakeTx(const std::string& id, const std::string& user, const std::string& contact,
+                   const std::string& direction, int64_t amount, const std::string& currency,
+                   const std::string& date, int64_t version = 0, bool deleted = false,
+                   const std::string& type = "money") {
+  Transaction t;
+  t.id = id;
+  t.user_id = user;
+  t.contact_id = contact;
+  t.type = type;
+  t.direction = direction;
+  t.amount = amount;
+  t.currency = currency;
+  t.transaction_date = date;
+  t.created_at = t.updated_at = "2024-01-01T00:00:00.000000Z";
+  t.version = version;
+  t.is_deleted = deleted;
+  return t;
+}
+
+class ReadModelTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "pg" && !testing::PgUrl()) GTEST_SKIP() << "DT_TEST_PG_URL not set";
+    db_ = MakeDb(GetParam());
+    ASSERT_FALSE(db_.url.empty());
+    auto s = OpenReadModelStore(db_.url);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!db_.dir.empty()) std::filesystem::remove_all(db_.dir);
+  }
+  Db db_;
+  std::unique_ptr<ReadModelStore> store_;
+};
+
+TEST_P(ReadModelTest, AppliesRowsAndCheckpointTogether) {
+  Batch b;
+  b.contacts = {MakeContact("c1", "u1", "zed", 0), MakeContact("c2", "u1", "Amy", 0),
+                MakeContact("c3", "u2", "other", 0), MakeContact("c4", "u1", "gone", 1, true)};
+  b.transactions = {MakeTx("t1", "u1", "c1", "lent", 1000, "IQD", "2024-01-02"),
+                    MakeTx("t2", "u1", "c1", "owed", 300, "IQD", "2024-01-03"),
+                    MakeTx("t3", "u1", "c1", "lent", 50, "USD", "2024-01-01"),
+                    MakeTx("t4", "u1", "c1", "lent", 7, "USD", "2024-01-04", 1, true),
+                    MakeTx("t5", "u1", "c1", "lent", 9, "USD", "2024-01-05", 0, false, "item"),
+                    MakeTx("t6", "u1", "c4", "lent", 99, "USD", "2024-01-06")};
+  ProjectionState st;
+  st.position = "00000000000000100000000000000010";
+  st.events_applied = 10;
+  ASSERT_TRUE(store_->Apply(Target::kLive, b, st).ok());
+
+  auto loaded = store_->LoadState(Target::kLive);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->position, st.position);
+  EXPECT_EQ(loaded->events_applied, 10);
+
+  auto contacts = store_->ListContacts("u1");
+  ASSERT_TRUE(contacts.ok());
+  ASSERT_EQ(contacts->size(), 2u);  // deleted c4 and u2's c3 not listed
+  EXPECT_EQ((*contacts)[0].name, "Amy");  // by name, case-insensitive
+  EXPECT_EQ((*contacts)[1].name, "zed");
+
+  auto txs = store_->ListTransactions("u1");
+  ASSERT_TRUE(txs.ok());
+  std::vector<std::string> ids;
+  for (auto& t : *txs) ids.push_back(t.id);
+  // newest date first; deleted t4 and t6 (contact deleted) left out
+  EXPECT_EQ(ids, (std::vector<std::string>{"t5", "t2", "t1", "t3"}));
+
+  auto bal = store_->Balances("u1", "c1");
+  ASSERT_TRUE(bal.ok());
+  std::map<std::string, int64_t> m;
+  for (auto& r : *bal) m[r.currency] = r.amount;
+  EXPECT_EQ(m, (std::map<std::string, int64_t>{{"IQD", 700}, {"USD", 50}}));
+
+  auto other = store_->GetContact("u2", "c1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());  // another user's id is not found
+}
+
+TEST_P(ReadModelTest, OlderVersionNeverOverwritesNewer) {
+  Batch b1;
+  b1.contacts = {MakeContact("c1", "u1", "new", 3)};
+  ASSERT_TRUE(store_->Apply(Target::kLive, b1, {"p1", 1, 0, ""}).ok());
+  Batch b2;
+  b2.contacts = {MakeContact("c1", "u1", "old", 2)};
+  ASSERT_TRUE(store_->Apply(Target::kLive, b2, {"p2", 2, 0, ""}).ok());
+  auto c = store_->GetContact("u1", "c1");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->name, "new");
+  EXPECT_EQ((*c)->version, 3);
+  auto v = store_->AppliedVersion("contact-c1");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 3);
+}
+
+TEST_P(ReadModelTest, RebuildSwapsFreshTablesInAtomically) {
+  Batch live;
+  live.contacts = {MakeContact("c1", "u1", "live", 0)};
+  ASSERT_TRUE(store_->Apply(Target::kLive, live, {"pos-live", 1, 0, ""}).ok());
+  for (int round = 0; round < 2; ++round) {  // twice: index names must not collide
+    ASSERT_TRUE(store_->BeginRebuild().ok());
+    EXPECT_TRUE(store_->RebuildInProgress());
+    auto st = store_->LoadState(Target::kRebuild);
+    ASSERT_TRUE(st.ok());
+    Batch rb;
+    rb.contacts = {MakeContact("c2", "u1", "rebuilt" + std::to_string(round), 0)};
+    ProjectionState next = *st;
+    next.position = "pos-rebuild";
+    next.events_applied = 5;
+    ASSERT_TRUE(store_->Apply(Target::kRebuild, rb, next).ok());
+    // Reads still see the live tables during the rebuild.
+    auto during = store_->ListContacts("u1");
+    ASSERT_TRUE(during.ok());
+    ASSERT_EQ(during->size(), round == 0 ? 1u : 1u);
+    ASSERT_TRUE(store_->FinishRebuild().ok());
+    EXPECT_FALSE(store_->RebuildInProgress());
+    auto after = store_->ListContacts("u1");
+    ASSERT_TRUE(after.ok());
+    ASSERT_EQ(after->size(), 1u);
+    EXPECT_EQ((*after)[0].name, "rebuilt" + std::to_string(round));
+    auto state = store_->LoadState(Target::kLive);
+    ASSERT_TRUE(state.ok());
+    EXPECT_EQ(state->position, "pos-rebuild");
+    EXPECT_EQ(state->generation, round + 1);
+  }
+}
+
+TEST_P(ReadModelTest, ProjectorLockIsExclusiveAndTakenOverWhenReleased) {
+  auto second = OpenReadModelStore(db_.url);
+  ASSERT_TRUE(second.ok());
+  auto a = store_->TryAcquireProjectorLock();
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(*a);
+  auto b = (*second)->TryAcquireProjectorLock();
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(*b);
+  store_.reset();  // the holder goes away (its session/file lock with it)
+  auto c = (*second)->TryAcquireProjectorLock();
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(*c);
+}
+
+TEST_P(ReadModelTest, SchemaIsCreatedOnceAndReopenKeepsData) {
+  Batch b;
+  b.contacts = {MakeContact("c1", "u1", "kept", 0)};
+  ASSERT_TRUE(store_->Apply(Target::kLive, b, {"p", 1, 0, ""}).ok());
+  store_.reset();
+  auto again = OpenReadModelStore(db_.url);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto c = (*again)->GetContact("u1", "c1");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->name, "kept");
+}
+
+// ---------------------------------------------------------------- projector over the engine
+
+class ProjectorTest : public ReadModelTest {
+ protected:
+  void SetUp() override {
+    ReadModelTest::SetUp();
+    if (IsSkipped()) return;
+    es_dir_ = testing::TempDir("es");
+    auto c = client::InProcessClient::Open(es_dir_ + "/es");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    events_ = std::move(c).value();
+    tracker_ = std::make_unique<tracker::TrackerService>(*events_);
+  }
+  void TearDown() override {
+    tracker_.reset();
+    events_.reset();
+    if (!es_dir_.empty()) std::filesystem::remove_all(es_dir_);
+    ReadModelTest::TearDown();
+  }
+  tracker::CommandContext Ctx(const std::string& user) {
+    tracker::CommandContext ctx;
+    ctx.user_id = user;
+    ctx.request_id = "test";
+    return ctx;
+  }
+  // A mixed history: creates, updates, deletes, settings, for two users.
+  void WriteHistory(int contacts) {
+    for (int i = 0; i < contacts; ++i) {
+      std::string user = i % 2 ? "user-b" : "user-a";
+      auto c = tracker_->CreateContact(Ctx(user), json{{"name", "C" + std::to_string(i)}});
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      std::string cid = c->body["id"];
+      for (int t = 0; t < 3; ++t) {
+        auto tx = tracker_->CreateTransaction(
+            Ctx(user), json{{"contact_id", cid},
+                            {"type", "money"},
+                            {"direction", t % 2 ? "owed" : "lent"},
+                            {"amount", 100 + t},
+                            {"currency", t == 2 ? "USD" : "IQD"},
+                            {"transaction_date", "2024-02-0" + std::to_string(t + 1)}});
+        ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+        if (t == 1) {
+          ASSERT_TRUE(tracker_->UpdateTransaction(Ctx(user), tx->body["id"], json{{"amount", 5}}).ok());
+        }
+        if (t == 2 && i % 3 == 0) {
+          ASSERT_TRUE(tracker_->DeleteTransaction(Ctx(user), tx->body["id"], nullptr).ok());
+        }
+      }
+      if (i % 4 == 3) ASSERT_TRUE(tracker_->DeleteContact(Ctx(user), cid, nullptr).ok());
+      if (i % 5 == 0) {
+        ASSERT_TRUE(tracker_->SetSetting(Ctx(user), "dark_mode", json{{"value", i % 2 ? "true" : "false"}}).ok());
+      }
+    }
+  }
+  std::string es_dir_;
+  std::unique_ptr<client::InProcessClient> events_;
+  std::unique_ptr<tracker::TrackerService> tracker_;
+};
+
+TEST_P(ProjectorTest, LiveProjectionAnswersReadYourWrites) {
+  Projector projector(*events_, *store_, {.page_size = 100, .long_poll = std::chrono::milliseconds(200)});
+  projector.Start();
+  auto c = tracker_->CreateContact(Ctx("u"), json{{"name", "Zoe"}});
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(projector.WaitApplied(c->stream, c->event_number, std::chrono::seconds(5)));
+  auto got = store_->GetContact("u", c->body["id"]);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->name, "Zoe");
+  projector.Stop();
+}
+
+TEST_P(ProjectorTest, RebuiltReadModelEqualsIncrementalOneRowForRow) {
+  Projector projector(*events_, *store_, {.page_size = 7, .long_poll = std::chrono::milliseconds(50)});
+  projector.Start();
+  // Written while the projector runs: applied in many small live batches.
+  WriteHistory(24);
+  auto head_written = tracker_->CreateContact(Ctx("user-a"), json{{"name", "last"}});
+  ASSERT_TRUE(head_written.ok());
+  ASSERT_TRUE(projector.WaitApplied(head_written->stream, 0, std::chrono::seconds(10)));
+  auto incremental = store_->Dump();
+  ASSERT_TRUE(incremental.ok());
+  ASSERT_TRUE(projector.Rebuild().ok());
+  auto rebuilt = store_->Dump();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(*incremental, *rebuilt);
+  EXPECT_GT(std::count(incremental->begin(), incremental->end(), '\n'), 150);
+  // The live projector goes on after the swap.
+  auto more = tracker_->CreateContact(Ctx("user-b"), json{{"name", "after"}});
+  ASSERT_TRUE(more.ok());
+  EXPECT_TRUE(projector.WaitApplied(more->stream, 0, std::chrono::seconds(5)));
+  auto found = store_->GetContact("user-b", more->body["id"]);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+  projector.Stop();
+}
+
+TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
+  Projector projector(*events_, *store_, {.page_size = 50, .long_poll = std::chrono::milliseconds(50),
+                                          .rebuild_batch_events = 20});
+  projector.Start();
+  WriteHistory(10);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    int i = 0;
+    while (!done) {
+      auto c = tracker_->CreateContact(Ctx("user-c"), json{{"name", "w" + std::to_string(i++)}});
+      ASSERT_TRUE(c.ok());
+    }
+  });
+  ASSERT_TRUE(projector.Rebuild().ok());
+  done = true;
+  writer.join();
+  auto last = tracker_->CreateContact(Ctx("user-c"), json{{"name", "zz-final"}});
+  ASSERT_TRUE(last.ok());
+  ASSERT_TRUE(projector.WaitApplied(last->stream, 0, std::chrono::seconds(10)));
+  auto incremental = store_->Dump();
+  ASSERT_TRUE(projector.Rebuild().ok());
+  auto rebuilt = store_->Dump();
+  ASSERT_TRUE(incremental.ok() && rebuilt.ok());
+  EXPECT_EQ(*incremental, *rebuilt);
+  projector.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ReadModelTest, ::testing::Values("sqlite", "pg"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, ProjectorTest, ::testing::Values("sqlite", "pg"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace dt::readmodel
