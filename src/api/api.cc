@@ -101,7 +101,7 @@ Response Write(const ApiDeps& d, const Exchange& ex, Command&& command) {
   auto result = command(ctx, *body);
   if (!result.ok()) return ErrorFromStatus(result.status(), ex.request_id);
   if (!d.projector->WaitApplied(result->stream, result->event_number,
-                                d.read_your_writes_timeout)) {
+                                d.read_your_writes_timeout, result->replayed)) {
     spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", ex.request_id,
                  result->stream, result->event_number);
   }

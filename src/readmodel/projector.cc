@@ -136,13 +136,23 @@ Status Projector::CatchUp() {
 }
 
 bool Projector::WaitApplied(const std::string& stream, int64_t number,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout, bool maybe_old) {
   auto deadline = Clock::now() + timeout;
   auto seen = [&] {
     auto it = applied_.find(stream);
     return it != applied_.end() && it->second >= number;
   };
   if (active_) {
+    {
+      std::lock_guard lock(wait_mu_);
+      if (seen()) return true;
+    }
+    if (maybe_old) {
+      // Applied before this process started? Anything applied after this check is
+      // published to applied_ before the notification, so the wait below cannot miss it.
+      auto v = store_.AppliedVersion(stream);
+      if (v.ok() && *v >= number) return true;
+    }
     std::unique_lock lock(wait_mu_);
     if (applied_cv_.wait_until(lock, deadline, seen)) return true;
   }

@@ -37,7 +37,7 @@ namespace dt::readmodel {
 
 struct ProjectorOptions {
   size_t page_size = 1000;                      // events per `$all` read
-  std::chrono::milliseconds long_poll{1000};    // wait for new events when caught up
+  std::chrono::milliseconds long_poll{250};     // wait for new events when caught up
   std::chrono::milliseconds lock_retry{1000};   // standby: how often to try for the lock
   size_t rebuild_batch_events = 5000;           // events per rebuild transaction
 };
@@ -73,7 +73,10 @@ class Projector {
   // projector lock if free; kConflict if another instance holds it). For tools and tests.
   Status CatchUp();
 
-  bool WaitApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout);
+  // `maybe_old`: the event may have been applied before this process started (a replayed
+  // idempotent request), so the read model is asked first.
+  bool WaitApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout,
+                   bool maybe_old = false);
 
   // Blocking rebuild (see above). kConflict when one is already running or another
   // instance holds the projector lock. `progress` is called about twice a second.

@@ -106,6 +106,14 @@ Result<CommandResult> ResultFromEvent(const ResolvedEvent& e) {
   return r;
 }
 
+namespace {
+Result<CommandResult> Replayed(const ResolvedEvent& e) {
+  auto r = ResultFromEvent(e);
+  if (r.ok()) r->replayed = true;
+  return r;
+}
+}  // namespace
+
 struct TrackerService::Loaded {
   bool exists = false;
   int64_t version = -1;
@@ -159,7 +167,7 @@ Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const st
     auto page = store_.ReadStreamForward(stream, number, 1);
     if (!page.ok()) return page.status();
     if (page->events.empty()) return Status::Internal("appended event not readable");
-    return ResultFromEvent(page->events[0]);
+    return Replayed(page->events[0]);
   }
   ResolvedEvent e;
   e.stream = stream;
@@ -175,7 +183,7 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
                                              Decide&& decide) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
-    if (l.replay) return ResultFromEvent(*l.replay);
+    if (l.replay) return Replayed(*l.replay);
     if (!l.exists) return Status::NotFound("not found");
     DT_ASSIGN_OR_RETURN(Decision d, decide(*l.last));
     if (ctx.if_match && *ctx.if_match != l.version) {
@@ -202,7 +210,7 @@ Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const st
   std::string stream = prefix + id;
   if (ctx.idempotency) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
-    if (l.replay) return ResultFromEvent(*l.replay);
+    if (l.replay) return Replayed(*l.replay);
     if (l.exists) return Status::Internal("derived aggregate id already in use: " + stream);
   }
   DT_ASSIGN_OR_RETURN(Decision d, build(id));
@@ -212,7 +220,7 @@ Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const st
   if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
   if (r.status().Is(Code::kWrongExpectedVersion) && ctx.idempotency) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
-    if (l.replay) return ResultFromEvent(*l.replay);
+    if (l.replay) return Replayed(*l.replay);
   }
   return r.status();
 }
@@ -413,7 +421,7 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
   const std::string stream = SettingsStream(ctx.user_id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
-    if (l.replay) return ResultFromEvent(*l.replay);
+    if (l.replay) return Replayed(*l.replay);
     json settings = json::object();
     if (l.last) {
       json d = json::parse(l.last->data, nullptr, false);

@@ -43,6 +43,7 @@ struct CommandResult {
   nlohmann::json body;        // the answer
   std::string stream;         // where the event went
   int64_t event_number = -1;  // its number: wait for it in the read model
+  bool replayed = false;      // answered from an event an earlier request wrote
 };
 
 class TrackerService {

@@ -117,8 +117,12 @@ Result<TransactionInput> ParseTransactionInput(const json& body, bool create) {
   }
   if (auto it = body.find("amount"); it != body.end()) {
     if (!it->is_number_integer()) return Bad("amount", "must be a positive integer (minor units)");
-    if (it->is_number_unsigned() ? it->get<uint64_t>() > static_cast<uint64_t>(kMaxAmount)
-                                 : (it->get<int64_t>() <= 0 || it->get<int64_t>() > kMaxAmount)) {
+    // Parsed JSON holds non-negative integers as unsigned: check both representations.
+    bool in_range = it->is_number_unsigned()
+                        ? (it->get<uint64_t>() >= 1 &&
+                           it->get<uint64_t>() <= static_cast<uint64_t>(kMaxAmount))
+                        : (it->get<int64_t>() >= 1 && it->get<int64_t>() <= kMaxAmount);
+    if (!in_range) {
       return Bad("amount", "must be a positive integer (minor units) of at most 10^15");
     }
     in.amount = {true, it->get<int64_t>()};

@@ -1,0 +1,488 @@
+// The Debt Tracker API contract end to end over real HTTP: a running App with the engine
+// in-process and the read model in SQLite or PostgreSQL (the "pg" cases need DT_TEST_PG_URL).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "api/api_test_env.h"
+
+namespace dt::api {
+namespace {
+
+using testing::ApiEnv;
+using testing::Client;
+using testing::json;
+using testing::Reply;
+
+class ApiTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "pg" && !readmodel::testing::PgUrl()) {
+      GTEST_SKIP() << "DT_TEST_PG_URL not set";
+    }
+    env_ = std::make_unique<ApiEnv>(GetParam());
+    env_->Start();
+    alice_ = env_->Login("alice");
+    bob_ = env_->Login("bob");
+  }
+  void TearDown() override {
+    alice_.reset();
+    bob_.reset();
+    env_.reset();
+  }
+  std::string NewContact(Client& c, const std::string& name) {
+    auto r = c.Post("/api/contacts", {{"name", name}});
+    EXPECT_EQ(r.status, 201u) << r.raw;
+    return r.body.value("id", "");
+  }
+  json Tx(const std::string& contact, const std::string& direction, int64_t amount,
+          const std::string& currency = "IQD", const std::string& date = "2024-05-01",
+          const std::string& type = "money") {
+    return {{"contact_id", contact}, {"type", type},         {"direction", direction},
+            {"amount", amount},      {"currency", currency}, {"transaction_date", date}};
+  }
+  std::unique_ptr<ApiEnv> env_;
+  std::unique_ptr<Client> alice_, bob_;
+};
+
+TEST_P(ApiTest, HealthAndLogin) {
+  Client anon(env_->port());
+  auto h = anon.Get("/health");
+  EXPECT_EQ(h.status, 200u);
+  EXPECT_EQ(h.raw, "OK");
+  auto ok = anon.Post("/api/auth/login", {{"username", "alice"}, {"password", "pw-alice"}});
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_TRUE(ok.body["token"].is_string());
+  EXPECT_EQ(ok.body["username"], "alice");
+  EXPECT_TRUE(Uuid::Parse(ok.body.value("user_id", "")).has_value());
+  auto bad = anon.Post("/api/auth/login", {{"username", "alice"}, {"password", "nope"}});
+  EXPECT_EQ(bad.status, 401u);
+  EXPECT_EQ(bad.body, json({{"error", "Invalid username or password"}}));
+  auto nobody = anon.Post("/api/auth/login", {{"username", "mallory"}, {"password", "x"}});
+  EXPECT_EQ(nobody.status, 401u);
+  auto empty = anon.Post("/api/auth/login", {{"username", ""}, {"password", "x"}});
+  EXPECT_EQ(empty.status, 400u);
+  EXPECT_TRUE(empty.body["error"].is_string());
+  auto missing = anon.Post("/api/auth/login", {{"username", "alice"}});
+  EXPECT_EQ(missing.status, 400u);
+  EXPECT_EQ(anon.Get("/api/contacts").status, 401u);
+  anon.set_token("not-a-token");
+  auto forged = anon.Get("/api/contacts");
+  EXPECT_EQ(forged.status, 401u);
+  EXPECT_TRUE(forged.body["error"].is_string());
+  auto reg = anon.Post("/api/auth/register", {{"username", "eve"}, {"password", "pw"}});
+  EXPECT_EQ(reg.status, 403u);  // off by default
+}
+
+TEST_P(ApiTest, ContactLifecycle) {
+  auto created = alice_->Post("/api/contacts", {{"name", "Omar"}, {"phone", "0770"}, {"extra", 1}});
+  ASSERT_EQ(created.status, 201u) << created.raw;
+  std::string id = created.body["id"];
+  EXPECT_EQ(created.body["name"], "Omar");
+  EXPECT_EQ(created.body["phone"], "0770");
+  EXPECT_EQ(created.body["balance"], 0);
+  EXPECT_EQ(created.body["version"], 0);
+  EXPECT_TRUE(created.body.contains("created_at"));
+  EXPECT_TRUE(created.body["email"].is_null());
+
+  auto got = alice_->Get("/api/contacts/" + id);  // read-your-writes: visible at once
+  ASSERT_EQ(got.status, 200u);
+  EXPECT_EQ(got.etag, "\"0\"");
+  EXPECT_EQ(got.body["name"], "Omar");
+
+  NewContact(*alice_, "adam");
+  auto list = alice_->Get("/api/contacts");
+  ASSERT_EQ(list.status, 200u);
+  ASSERT_EQ(list.body.size(), 2u);
+  EXPECT_EQ(list.body[0]["name"], "adam");
+  EXPECT_EQ(list.body[1]["name"], "Omar");
+
+  auto upd = alice_->Put("/api/contacts/" + id, {{"email", "o@x.iq"}, {"comment", "new mail"}});
+  ASSERT_EQ(upd.status, 200u) << upd.raw;
+  EXPECT_EQ(upd.body, json({{"id", id}, {"message", "Contact updated successfully"}, {"version", 1}}));
+  auto after = alice_->Get("/api/contacts/" + id);
+  EXPECT_EQ(after.body["email"], "o@x.iq");
+  EXPECT_EQ(after.body["phone"], "0770");  // absent fields keep their values
+  EXPECT_EQ(after.etag, "\"1\"");
+
+  auto del = alice_->Delete("/api/contacts/" + id, {{"comment", "moved away"}});
+  ASSERT_EQ(del.status, 200u);
+  EXPECT_EQ(del.body, json({{"id", id}, {"message", "Contact deleted successfully"}}));
+  EXPECT_EQ(alice_->Get("/api/contacts/" + id).status, 404u);
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 1u);
+  EXPECT_EQ(alice_->Put("/api/contacts/" + id, {{"name", "x"}}).status, 404u);
+  EXPECT_EQ(alice_->Delete("/api/contacts/" + id).status, 404u);
+
+  auto history = alice_->Get("/api/contacts/" + id + "/events");
+  ASSERT_EQ(history.status, 200u);
+  ASSERT_EQ(history.body.size(), 3u);
+  EXPECT_EQ(history.body[0]["event_type"], "ContactCreated");
+  EXPECT_EQ(history.body[0]["event_data"]["comment"], "No comment provided");
+  EXPECT_EQ(history.body[1]["event_type"], "ContactUpdated");
+  EXPECT_EQ(history.body[1]["event_data"]["previous"]["email"], nullptr);
+  EXPECT_EQ(history.body[1]["event_data"]["changes"]["email"], "o@x.iq");
+  EXPECT_EQ(history.body[1]["event_data"]["comment"], "new mail");
+  EXPECT_EQ(history.body[2]["event_type"], "ContactDeleted");
+  EXPECT_EQ(history.body[2]["event_data"]["deleted_snapshot"]["email"], "o@x.iq");
+  EXPECT_EQ(history.body[2]["event_data"]["comment"], "moved away");
+  EXPECT_EQ(history.body[2]["version"], 2);
+
+  EXPECT_EQ(alice_->Get("/api/contacts/" + Uuid::Random().ToString()).status, 404u);
+  EXPECT_EQ(alice_->Get("/api/contacts/not-a-uuid").status, 400u);
+}
+
+TEST_P(ApiTest, TransactionsAndBalancesPerCurrency) {
+  std::string c1 = NewContact(*alice_, "Karim");
+  std::string c2 = NewContact(*alice_, "Layla");
+  auto t1 = alice_->Post("/api/transactions", Tx(c1, "lent", 25000, "IQD", "2024-05-01"));
+  ASSERT_EQ(t1.status, 201u) << t1.raw;
+  EXPECT_EQ(t1.body["amount"], 25000);
+  EXPECT_EQ(t1.body["currency"], "IQD");
+  EXPECT_EQ(t1.body["contact_id"], c1);
+  EXPECT_EQ(t1.body["version"], 0);
+  auto t2 = alice_->Post("/api/transactions", Tx(c1, "owed", 5000, "IQD", "2024-05-03T08:00:00Z"));
+  ASSERT_EQ(t2.status, 201u);
+  EXPECT_EQ(t2.body["transaction_date"], "2024-05-03");
+  auto t3 = alice_->Post("/api/transactions", Tx(c1, "lent", 20, "USD", "2024-05-02"));
+  ASSERT_EQ(t3.status, 201u);
+  auto item = alice_->Post("/api/transactions", Tx(c1, "lent", 1, "IQD", "2024-05-04", "item"));
+  ASSERT_EQ(item.status, 201u);
+  json no_currency = Tx(c2, "owed", 700);
+  no_currency.erase("currency");
+  auto t4 = alice_->Post("/api/transactions", no_currency);
+  ASSERT_EQ(t4.status, 201u);
+  EXPECT_EQ(t4.body["currency"], "USD");
+
+  auto list = alice_->Get("/api/transactions");
+  ASSERT_EQ(list.status, 200u);
+  ASSERT_EQ(list.body.size(), 5u);
+  EXPECT_EQ(list.body[0]["id"], item.body["id"]);  // newest transaction_date first
+  EXPECT_EQ(list.body[1]["id"], t2.body["id"]);
+
+  auto k = alice_->Get("/api/contacts/" + c1);
+  EXPECT_EQ(k.body["balances"], json({{"IQD", 20000}, {"USD", 20}}));
+  EXPECT_EQ(k.body["balance"], 20020);  // the app's single number sums currencies
+  auto all = alice_->Get("/api/balances");
+  ASSERT_EQ(all.status, 200u);
+  EXPECT_EQ(all.body["totals"], json({{"IQD", 20000}, {"USD", -680}}));
+
+  std::string tid = t1.body["id"];
+  auto got = alice_->Get("/api/transactions/" + tid);
+  ASSERT_EQ(got.status, 200u);
+  EXPECT_EQ(got.etag, "\"0\"");
+  auto upd = alice_->Put("/api/transactions/" + tid, {{"amount", 30000}, {"description", "rent"}});
+  ASSERT_EQ(upd.status, 200u) << upd.raw;
+  EXPECT_EQ(upd.body, json({{"id", tid}, {"message", "Transaction updated successfully"}, {"version", 1}}));
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c1).body["balances"]["IQD"], 25000);
+  auto moved = alice_->Put("/api/transactions/" + tid, {{"contact_id", c2}});
+  ASSERT_EQ(moved.status, 200u);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c2).body["balances"]["IQD"], 30000);
+  auto del = alice_->Delete("/api/transactions/" + tid);
+  ASSERT_EQ(del.status, 200u);
+  EXPECT_EQ(del.body, json({{"id", tid}, {"message", "Transaction deleted successfully"}}));
+  EXPECT_EQ(alice_->Get("/api/transactions/" + tid).status, 404u);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c2).body["balances"].value("IQD", 0), 0);
+  auto hist = alice_->Get("/api/transactions/" + tid + "/events");
+  ASSERT_EQ(hist.status, 200u);
+  ASSERT_EQ(hist.body.size(), 4u);
+  EXPECT_EQ(hist.body[1]["event_data"]["previous"]["amount"], 25000);
+  EXPECT_EQ(hist.body[3]["event_type"], "TransactionDeleted");
+
+  EXPECT_EQ(alice_->Post("/api/transactions", Tx(Uuid::Random().ToString(), "lent", 1)).status, 404u);
+  EXPECT_EQ(alice_->Put("/api/transactions/" + t2.body["id"].get<std::string>(),
+                        {{"contact_id", Uuid::Random().ToString()}}).status, 404u);
+}
+
+TEST_P(ApiTest, DeletingAContactHidesItsTransactionsFromListsAndTotals) {
+  std::string keep = NewContact(*alice_, "Keep");
+  std::string gone = NewContact(*alice_, "Gone");
+  ASSERT_EQ(alice_->Post("/api/transactions", Tx(keep, "lent", 100)).status, 201u);
+  auto hidden = alice_->Post("/api/transactions", Tx(gone, "lent", 900));
+  ASSERT_EQ(hidden.status, 201u);
+  ASSERT_EQ(alice_->Delete("/api/contacts/" + gone).status, 200u);
+  auto list = alice_->Get("/api/transactions");
+  ASSERT_EQ(list.body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/balances").body["totals"], json({{"IQD", 100}}));
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 1u);
+  // History stays readable, and no new transaction can be booked on the deleted contact.
+  EXPECT_EQ(alice_->Get("/api/contacts/" + gone + "/events").status, 200u);
+  EXPECT_EQ(alice_->Post("/api/transactions", Tx(gone, "lent", 1)).status, 404u);
+}
+
+TEST_P(ApiTest, UsersSeeOnlyTheirOwnData) {
+  std::string c = NewContact(*alice_, "Private");
+  auto t = alice_->Post("/api/transactions", Tx(c, "lent", 10));
+  ASSERT_EQ(t.status, 201u);
+  std::string tid = t.body["id"];
+  size_t before = env_->CountDomainEvents();
+  for (const auto& path : {"/api/contacts/" + c, "/api/transactions/" + tid,
+                           "/api/contacts/" + c + "/events", "/api/transactions/" + tid + "/events"}) {
+    auto r = bob_->Get(path);
+    EXPECT_EQ(r.status, 404u) << path;
+    EXPECT_TRUE(r.body["error"].is_string());
+  }
+  EXPECT_EQ(bob_->Put("/api/contacts/" + c, {{"name", "hijack"}}).status, 404u);
+  EXPECT_EQ(bob_->Delete("/api/contacts/" + c).status, 404u);
+  EXPECT_EQ(bob_->Put("/api/transactions/" + tid, {{"amount", 1}}).status, 404u);
+  EXPECT_EQ(bob_->Delete("/api/transactions/" + tid).status, 404u);
+  EXPECT_EQ(bob_->Post("/api/transactions", Tx(c, "lent", 5)).status, 404u);
+  EXPECT_EQ(bob_->Get("/api/contacts").body, json::array());
+  EXPECT_EQ(bob_->Get("/api/transactions").body, json::array());
+  EXPECT_EQ(bob_->Get("/api/admin/events").body, json::array());
+  EXPECT_EQ(env_->CountDomainEvents(), before);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["name"], "Private");
+}
+
+TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
+  std::string c = NewContact(*alice_, "Target");
+  auto t = alice_->Post("/api/transactions", Tx(c, "lent", 10));
+  std::string tid = t.body["id"];
+  size_t before = env_->CountDomainEvents();
+  struct Row {
+    http::Verb method;
+    std::string path;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    unsigned status;
+  };
+  const std::string tx_ok = Tx(c, "lent", 5).dump();
+  auto tx_with = [&](const char* k, json v) {
+    json j = Tx(c, "lent", 5);
+    j[k] = std::move(v);
+    return j.dump();
+  };
+  const std::vector<Row> rows = {
+      {http::Verb::post, "/api/contacts", "{not json", {}, 400},
+      {http::Verb::post, "/api/contacts", "[1,2]", {}, 400},
+      {http::Verb::post, "/api/contacts", "", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":""})", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":42})", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":"x","phone":7})", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":"x","comment":{}})", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":"x"})", {{"Idempotency-Key", std::string(256, 'k')}}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", 0), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", -1), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", 1.5), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", "12"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("type", "gold"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("direction", "sideways"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("contact_id", "123"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("currency", "EURO"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("transaction_date", "2024-02-31"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("due_date", "soon"), {}, 400},
+      {http::Verb::post, "/api/transactions", R"({"type":"money"})", {}, 400},
+      {http::Verb::put, "/api/contacts/" + c, R"({"name":null})", {}, 400},
+      {http::Verb::put, "/api/contacts/" + c, R"({"name":"ok"})", {{"If-Match", "abc"}}, 400},
+      {http::Verb::put, "/api/contacts/" + c, R"({"name":"ok"})", {{"If-Match", "\"7\""}}, 412},
+      {http::Verb::put, "/api/contacts/not-a-uuid", R"({"name":"ok"})", {}, 400},
+      {http::Verb::put, "/api/transactions/" + tid, R"({"amount":0})", {}, 400},
+      {http::Verb::delete_, "/api/transactions/" + tid, R"({"comment":5})", {}, 400},
+      {http::Verb::delete_, "/api/contacts/" + c, "\"text\"", {}, 400},
+      {http::Verb::put, "/api/settings/Bad-Key", R"({"value":"x"})", {}, 400},
+      {http::Verb::put, "/api/settings/dark_mode", R"({"value":[1]})", {}, 400},
+      {http::Verb::put, "/api/settings/dark_mode", R"({})", {}, 400},
+      {http::Verb::post, "/api/contacts", tx_ok, {{"Authorization", "Bearer nope"}}, 401},
+  };
+  for (const auto& row : rows) {
+    auto r = alice_->Do(row.method, row.path, json(), row.headers, &row.body);
+    EXPECT_EQ(r.status, row.status) << row.path << " " << row.body << " -> " << r.raw;
+    EXPECT_TRUE(r.body.is_object() && r.body["error"].is_string()) << r.raw;
+  }
+  EXPECT_EQ(env_->CountDomainEvents(), before);
+}
+
+TEST_P(ApiTest, IdempotencyKeyAnswersTheFirstResponseAgainWithoutANewEvent) {
+  json body = {{"name", "Once"}};
+  auto first = alice_->Post("/api/contacts", body, {{"Idempotency-Key", "create-once"}});
+  ASSERT_EQ(first.status, 201u);
+  size_t events = env_->CountDomainEvents();
+  auto again = alice_->Post("/api/contacts", json::parse(R"({ "name" : "Once" })"),
+                            {{"Idempotency-Key", "create-once"}});
+  EXPECT_EQ(again.status, 201u);
+  EXPECT_EQ(again.raw, first.raw);
+  EXPECT_EQ(env_->CountDomainEvents(), events);
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 1u);
+
+  auto other_body = alice_->Post("/api/contacts", {{"name", "Twice"}}, {{"Idempotency-Key", "create-once"}});
+  EXPECT_EQ(other_body.status, 422u);
+  EXPECT_NE(other_body.body.value("error", "").find("Idempotency-Key"), std::string::npos);
+  std::string id = first.body["id"];
+  auto other_path = alice_->Put("/api/contacts/" + id, {{"name", "Once"}}, {{"Idempotency-Key", "create-once"}});
+  EXPECT_EQ(other_path.status, 422u);
+  EXPECT_EQ(env_->CountDomainEvents(), events);
+  // Keys are per user: bob's "create-once" is his own.
+  EXPECT_EQ(bob_->Post("/api/contacts", body, {{"Idempotency-Key", "create-once"}}).status, 201u);
+
+  // Updates and deletes too.
+  auto u1 = alice_->Put("/api/contacts/" + id, {{"notes", "n"}}, {{"Idempotency-Key", "upd-1"}});
+  ASSERT_EQ(u1.status, 200u);
+  auto u2 = alice_->Put("/api/contacts/" + id, {{"notes", "n"}}, {{"Idempotency-Key", "upd-1"}});
+  EXPECT_EQ(u2.raw, u1.raw);
+  auto d1 = alice_->Delete("/api/contacts/" + id, json(), {{"Idempotency-Key", "del-1"}});
+  ASSERT_EQ(d1.status, 200u);
+  auto d2 = alice_->Delete("/api/contacts/" + id, json(), {{"Idempotency-Key", "del-1"}});
+  EXPECT_EQ(d2.status, 200u);
+  EXPECT_EQ(d2.raw, d1.raw);
+  auto hist = alice_->Get("/api/contacts/" + id + "/events");
+  EXPECT_EQ(hist.body.size(), 3u);
+}
+
+TEST_P(ApiTest, RacingIdenticalRequestsWriteOneEventAndAnswerAlike) {
+  std::string c = NewContact(*alice_, "Race");
+  size_t before = env_->CountDomainEvents();
+  const int kThreads = 8;
+  for (const char* kind : {"create", "update"}) {
+    std::vector<Reply> replies(kThreads);
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        auto client = env_->Login("alice");
+        ready++;
+        while (ready < kThreads) std::this_thread::yield();
+        if (std::string(kind) == "create") {
+          replies[i] = client->Post("/api/transactions", Tx(c, "lent", 77), {{"Idempotency-Key", "race-create"}});
+        } else {
+          replies[i] = client->Put("/api/contacts/" + c, {{"notes", "raced"}}, {{"Idempotency-Key", "race-update"}});
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : replies) {
+      EXPECT_EQ(r.status, replies[0].status) << r.raw;
+      EXPECT_EQ(r.raw, replies[0].raw);
+    }
+    EXPECT_LT(replies[0].status, 300u) << replies[0].raw;
+  }
+  EXPECT_EQ(env_->CountDomainEvents(), before + 2);
+  EXPECT_EQ(alice_->Get("/api/transactions").body.size(), 1u);
+}
+
+TEST_P(ApiTest, IdempotencyKeySurvivesRestartAndRebuild) {
+  json body = {{"name", "Durable"}};
+  auto first = alice_->Post("/api/contacts", body, {{"Idempotency-Key", "durable-key"}});
+  ASSERT_EQ(first.status, 201u);
+  size_t events = env_->CountDomainEvents();
+  alice_.reset();
+  bob_.reset();
+  env_->Stop();
+  env_->Start();
+  alice_ = env_->Login("alice");
+  auto after_restart = alice_->Post("/api/contacts", body, {{"Idempotency-Key", "durable-key"}});
+  EXPECT_EQ(after_restart.raw, first.raw);
+  ASSERT_TRUE(env_->app().projector().Rebuild().ok());
+  auto after_rebuild = alice_->Post("/api/contacts", body, {{"Idempotency-Key", "durable-key"}});
+  EXPECT_EQ(after_rebuild.raw, first.raw);
+  EXPECT_EQ(alice_->Post("/api/contacts", {{"name", "x"}}, {{"Idempotency-Key", "durable-key"}}).status, 422u);
+  EXPECT_EQ(env_->CountDomainEvents(), events);
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 1u);
+}
+
+TEST_P(ApiTest, StaleIfMatchIs412AndWritesNothing) {
+  std::string c = NewContact(*alice_, "Locked");
+  ASSERT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "v1"}}, {{"If-Match", "\"0\""}}).status, 200u);
+  size_t before = env_->CountDomainEvents();
+  auto stale = alice_->Put("/api/contacts/" + c, {{"name", "v2"}}, {{"If-Match", "\"0\""}});
+  EXPECT_EQ(stale.status, 412u);
+  EXPECT_EQ(stale.body["current_version"], 1);
+  EXPECT_TRUE(stale.body["error"].is_string());
+  auto stale_delete = alice_->Delete("/api/contacts/" + c, json(), {{"If-Match", "0"}});
+  EXPECT_EQ(stale_delete.status, 412u);
+  EXPECT_EQ(env_->CountDomainEvents(), before);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["name"], "v1");
+  auto fresh = alice_->Get("/api/contacts/" + c);
+  auto ok = alice_->Put("/api/contacts/" + c, {{"name", "v2"}}, {{"If-Match", fresh.etag}});
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_EQ(ok.body["version"], 2);
+}
+
+TEST_P(ApiTest, ConcurrentUpdatesWithoutIfMatchLoseNoEvent) {
+  std::string c = NewContact(*alice_, "Busy");
+  const int kThreads = 8, kEach = 5;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = env_->Login("alice");
+      for (int j = 0; j < kEach; ++j) {
+        auto r = client->Put("/api/contacts/" + c, {{"notes", std::to_string(i) + "-" + std::to_string(j)}});
+        if (r.status == 200u) ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  auto hist = alice_->Get("/api/contacts/" + c + "/events");
+  EXPECT_EQ(hist.body.size(), static_cast<size_t>(1 + kThreads * kEach));
+  std::set<int64_t> versions;
+  for (const auto& e : hist.body) versions.insert(e["version"].get<int64_t>());
+  EXPECT_EQ(versions.size(), hist.body.size());
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["version"], kThreads * kEach);
+}
+
+TEST_P(ApiTest, SettingsDefaultsAndStoredValues) {
+  auto d = alice_->Get("/api/settings");
+  ASSERT_EQ(d.status, 200u);
+  EXPECT_EQ(d.body, json({{"dark_mode", true}, {"default_direction", "give"}, {"flip_colors", false},
+                          {"due_date_enabled", false}, {"default_due_date_days", 30},
+                          {"default_due_date_switch", false}}));
+  auto p = alice_->Put("/api/settings/dark_mode", {{"value", "false"}});
+  ASSERT_EQ(p.status, 200u);
+  EXPECT_EQ(p.body, json({{"key", "dark_mode"}, {"value", "false"}}));
+  ASSERT_EQ(alice_->Put("/api/settings/default_due_date_days", {{"value", "14"}}).status, 200u);
+  ASSERT_EQ(alice_->Put("/api/settings/language", {{"value", "ar"}}).status, 200u);
+  auto s = alice_->Get("/api/settings");
+  EXPECT_EQ(s.body["dark_mode"], false);
+  EXPECT_EQ(s.body["default_due_date_days"], 14);
+  EXPECT_EQ(s.body["language"], "ar");
+  EXPECT_EQ(bob_->Get("/api/settings").body["dark_mode"], true);
+}
+
+TEST_P(ApiTest, AdminEventsNewestFirstWithFilters) {
+  std::string c = NewContact(*alice_, "Audit");
+  ASSERT_EQ(alice_->Post("/api/transactions", Tx(c, "lent", 3)).status, 201u);
+  ASSERT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "Audited"}}).status, 200u);
+  auto all = alice_->Get("/api/admin/events");
+  ASSERT_EQ(all.status, 200u);
+  ASSERT_EQ(all.body.size(), 3u);
+  EXPECT_EQ(all.body[0]["event_type"], "ContactUpdated");
+  EXPECT_EQ(all.body[2]["event_type"], "ContactCreated");
+  EXPECT_EQ(alice_->Get("/api/admin/events?aggregate_type=transaction").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?event_type=ContactCreated").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?limit=1").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?limit=1&offset=2").body[0]["event_type"], "ContactCreated");
+  EXPECT_EQ(alice_->Get("/api/admin/events?search=Audited").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2000-01-01&date_to=2999-12-31").body.size(), 3u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?date_to=2000-01-01").body.size(), 0u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?limit=abc").status, 400u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?date_from=nope").status, 400u);
+}
+
+TEST_P(ApiTest, ProjectionStatusAndRebuildOverHttp) {
+  std::string c = NewContact(*alice_, "Before");
+  auto st = alice_->Get("/api/admin/projections/status");
+  ASSERT_EQ(st.status, 200u);
+  EXPECT_TRUE(st.body["active"].get<bool>());
+  EXPECT_EQ(st.body["events_applied"], 1);
+  auto gen = st.body["generation"].get<int64_t>();
+  auto r = alice_->Post("/api/admin/projections/rebuild", json::object());
+  EXPECT_EQ(r.status, 202u);
+  for (int i = 0; i < 200; ++i) {
+    st = alice_->Get("/api/admin/projections/status");
+    EXPECT_EQ(alice_->Get("/api/contacts/" + c).status, 200u);  // reads keep working
+    if (!st.body["rebuilding"].get<bool>() && st.body["generation"].get<int64_t>() > gen) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(st.body["generation"].get<int64_t>(), gen + 1);
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 1u);
+  EXPECT_EQ(NewContact(*alice_, "After").size(), 36u);
+  EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ApiTest, ::testing::Values("sqlite", "pg"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace dt::api

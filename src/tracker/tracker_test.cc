@@ -1,0 +1,189 @@
+// Unit tests of the domain's pure parts: validation, dates, tokens, passwords, idempotency
+// fingerprints, bootstrap accounts.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "client/time_util.h"
+#include "tracker/idempotency.h"
+#include "tracker/jwt.h"
+#include "tracker/password.h"
+#include "tracker/user_service.h"
+#include "tracker/validation.h"
+
+namespace dt::tracker {
+namespace {
+
+using nlohmann::json;
+
+const char* kContact = "3b8f5a52-9d2e-4c1a-8f7b-1e6d0c2a9b41";
+
+json ValidTx() {
+  return {{"contact_id", kContact}, {"type", "money"},  {"direction", "lent"},
+          {"amount", 1500},         {"currency", "iqd"}, {"transaction_date", "2024-03-01"}};
+}
+
+TEST(Validation, TransactionDefaultsAndNormalisation) {
+  auto in = ParseTransactionInput(ValidTx(), true);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->currency.value, "IQD");
+  EXPECT_EQ(in->comment, "No comment provided");
+  json j = ValidTx();
+  j.erase("currency");
+  j["transaction_date"] = "2024-03-01T23:10:00.123Z";
+  j["unknown_field"] = {1, 2};
+  auto in2 = ParseTransactionInput(j, true);
+  ASSERT_TRUE(in2.ok());
+  EXPECT_EQ(in2->currency.value, "USD");
+  EXPECT_EQ(in2->transaction_date.value, "2024-03-01");
+}
+
+struct BadRow {
+  const char* field;
+  json value;  // null json = remove the field
+  const char* expect_in_message;
+};
+
+TEST(Validation, EveryBadTransactionFieldNamesTheField) {
+  const BadRow rows[] = {
+      {"contact_id", "not-a-uuid", "contact_id"},
+      {"contact_id", 12, "contact_id"},
+      {"type", "cash", "type"},
+      {"direction", "gave", "direction"},
+      {"amount", 0, "amount"},
+      {"amount", -5, "amount"},
+      {"amount", 10.5, "amount"},
+      {"amount", "100", "amount"},
+      {"amount", 1e18, "amount"},
+      {"currency", "DOLLARS", "currency"},
+      {"currency", "U1D", "currency"},
+      {"transaction_date", "2024-02-30", "transaction_date"},
+      {"transaction_date", "yesterday", "transaction_date"},
+      {"due_date", "2024-13-01", "due_date"},
+      {"description", 5, "description"},
+      {"comment", true, "comment"},
+  };
+  for (const auto& row : rows) {
+    json j = ValidTx();
+    j[row.field] = row.value;
+    auto in = ParseTransactionInput(j, true);
+    ASSERT_FALSE(in.ok()) << row.field << "=" << row.value.dump();
+    EXPECT_EQ(in.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(in.status().message().find(row.expect_in_message), std::string::npos)
+        << in.status().message();
+  }
+  for (const char* required : {"contact_id", "type", "direction", "amount", "transaction_date"}) {
+    json j = ValidTx();
+    j.erase(required);
+    auto in = ParseTransactionInput(j, true);
+    ASSERT_FALSE(in.ok()) << required;
+    EXPECT_NE(in.status().message().find(required), std::string::npos);
+  }
+  EXPECT_FALSE(ParseTransactionInput(json::array(), true).ok());
+  // Regression: a parsed 0 is an unsigned JSON number and must be refused too.
+  for (const char* amount : {"0", "-0", "1000000000000001", "18446744073709551615"}) {
+    json j = ValidTx();
+    j["amount"] = json::parse(amount);
+    EXPECT_FALSE(ParseTransactionInput(j, true).ok()) << amount;
+  }
+  json big = ValidTx();
+  big["amount"] = json::parse("1000000000000000");
+  EXPECT_TRUE(ParseTransactionInput(big, true).ok());
+}
+
+TEST(Validation, ContactNameRequiredAndUpdatesArePartial) {
+  EXPECT_FALSE(ParseContactInput(json{{"name", ""}}, true).ok());
+  EXPECT_FALSE(ParseContactInput(json{{"name", "   "}}, true).ok());
+  EXPECT_FALSE(ParseContactInput(json{{"phone", "1"}}, true).ok());
+  EXPECT_FALSE(ParseContactInput(json{{"name", std::string(201, 'x')}}, true).ok());
+  auto upd = ParseContactInput(json{{"email", nullptr}}, false);
+  ASSERT_TRUE(upd.ok());
+  EXPECT_FALSE(upd->name.present);
+  EXPECT_TRUE(upd->email.present);
+  EXPECT_FALSE(upd->email.value.has_value());
+  EXPECT_FALSE(ParseContactInput(json{{"name", nullptr}}, false).ok());
+}
+
+TEST(Validation, IdempotencyKeys) {
+  EXPECT_TRUE(ValidIdempotencyKey("a"));
+  EXPECT_TRUE(ValidIdempotencyKey("order 42/retry#1"));
+  EXPECT_TRUE(ValidIdempotencyKey(std::string(255, 'k')));
+  EXPECT_FALSE(ValidIdempotencyKey(""));
+  EXPECT_FALSE(ValidIdempotencyKey(std::string(256, 'k')));
+  EXPECT_FALSE(ValidIdempotencyKey("tab\there"));
+  EXPECT_FALSE(ValidIdempotencyKey("caf\xc3\xa9"));
+}
+
+TEST(Idempotency, FingerprintIgnoresKeyOrderButNotValuesPathOrUser) {
+  json a = json::parse(R"({"name":"x","phone":"1"})");
+  json b = json::parse(R"({ "phone":"1", "name":"x" })");
+  auto ca = MakeIdempotencyContext("u1", "k", "POST", "/api/contacts", a);
+  auto cb = MakeIdempotencyContext("u1", "k", "POST", "/api/contacts", b);
+  EXPECT_EQ(ca.fingerprint, cb.fingerprint);
+  EXPECT_EQ(ca.EventId(), cb.EventId());
+  EXPECT_EQ(ca.AggregateId(), cb.AggregateId());
+  auto other_body = MakeIdempotencyContext("u1", "k", "POST", "/api/contacts", json{{"name", "y"}});
+  EXPECT_NE(ca.fingerprint, other_body.fingerprint);
+  EXPECT_NE(ca.ClaimEventId(), other_body.ClaimEventId());
+  EXPECT_EQ(ca.key_id, other_body.key_id);
+  auto other_path = MakeIdempotencyContext("u1", "k", "POST", "/api/transactions", a);
+  EXPECT_NE(ca.fingerprint, other_path.fingerprint);
+  auto other_user = MakeIdempotencyContext("u2", "k", "POST", "/api/contacts", a);
+  EXPECT_NE(ca.key_id, other_user.key_id);
+}
+
+TEST(Dates, AcceptDatesAndDateTimesKeepingTheDate) {
+  EXPECT_EQ(ParseDate("2024-02-29").value_or(""), "2024-02-29");
+  EXPECT_EQ(ParseDate("2024-02-29T10:11:12Z").value_or(""), "2024-02-29");
+  EXPECT_EQ(ParseDate("2024-02-29T10:11:12.123456+03:00").value_or(""), "2024-02-29");
+  EXPECT_FALSE(ParseDate("2023-02-29"));
+  EXPECT_FALSE(ParseDate("2024-2-1"));
+  EXPECT_FALSE(ParseDate("2024-02-01Tnonsense"));
+  auto us = ParseRfc3339Micros("2024-01-02T03:04:05.678901Z");
+  ASSERT_TRUE(us);
+  EXPECT_EQ(FormatRfc3339Micros(*us), "2024-01-02T03:04:05.678901Z");
+  EXPECT_EQ(*ParseRfc3339Micros("1970-01-01T01:00:00+01:00"), 0);
+}
+
+TEST(Jwt, IssuedTokensVerifyAndForgedOrExpiredOnesDoNot) {
+  JwtSigner signer("a-secret-of-sufficient-length", 60);
+  std::string token = signer.Issue("user-1", "alice");
+  auto claims = signer.Verify(token);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->user_id, "user-1");
+  EXPECT_EQ(claims->username, "alice");
+  JwtSigner other("another-secret-of-enough-length", 60);
+  EXPECT_FALSE(other.Verify(token).ok());
+  std::string tampered = token;
+  tampered[tampered.find('.') + 2] ^= 1;
+  EXPECT_FALSE(signer.Verify(tampered).ok());
+  JwtSigner expired("a-secret-of-sufficient-length", -10);
+  EXPECT_FALSE(signer.Verify(expired.Issue("user-1", "alice")).ok());
+  EXPECT_FALSE(signer.Verify("garbage").ok());
+  EXPECT_FALSE(signer.Verify("a.b.c").ok());
+}
+
+TEST(Password, Argon2idHashesVerifyOnlyTheRightPassword) {
+  auto h = HashPassword("correct horse");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->rfind("$argon2id$", 0), 0u);
+  EXPECT_TRUE(VerifyPassword(*h, "correct horse"));
+  EXPECT_FALSE(VerifyPassword(*h, "correct horsE"));
+  auto h2 = HashPassword("correct horse");
+  ASSERT_TRUE(h2.ok());
+  EXPECT_NE(*h, *h2);  // salted
+}
+
+TEST(Users, BootstrapSpecParsing) {
+  auto r = UserService::ParseBootstrap("alice:pw1,bob:p:w2");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].first, "bob");
+  EXPECT_EQ((*r)[1].second, "p:w2");
+  EXPECT_FALSE(UserService::ParseBootstrap("alice").ok());
+  EXPECT_FALSE(UserService::ParseBootstrap(":pw").ok());
+  EXPECT_EQ(UserService::UserIdFor("Alice"), UserService::UserIdFor("alice"));
+}
+
+}  // namespace
+}  // namespace dt::tracker
