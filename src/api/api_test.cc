@@ -409,6 +409,7 @@ TEST_P(ApiTest, ConcurrentUpdatesWithoutIfMatchLoseNoEvent) {
       for (int j = 0; j < kEach; ++j) {
         auto r = client->Put("/api/contacts/" + c, {{"notes", std::to_string(i) + "-" + std::to_string(j)}});
         if (r.status == 200u) ok++;
+        else ADD_FAILURE() << r.status << " " << r.raw;
       }
     });
   }

@@ -37,8 +37,9 @@ http::Response ErrorFromStatus(const Status& status, std::string_view request_id
       return JsonError(S::unprocessable_entity, status.message());
     case Code::kTooLarge:
       return JsonError(S::payload_too_large, status.message());
+    case Code::kTimeout:  // bounded retries against concurrent writers ran out
+      return JsonError(S::service_unavailable, status.message());
     case Code::kUnavailable:
-    case Code::kTimeout:
     case Code::kStopped:
       spdlog::warn("msg=unavailable request_id={} status=\"{}\"", request_id, status.ToString());
       return JsonError(S::service_unavailable,

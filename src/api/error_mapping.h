@@ -3,7 +3,8 @@
 //   kInvalidArgument -> 400     kUnauthenticated -> 401     kNotFound/kStreamNotFound -> 404
 //   kWrongExpectedVersion / kPreconditionFailed -> 412 (+ current_version)
 //   kConflict -> 422 (an Idempotency-Key reused for another request)
-//   kTooLarge -> 413            kUnavailable / kTimeout / kStopped -> 503
+//   kTooLarge -> 413            kUnavailable / kTimeout / kStopped -> 503 (kTimeout: too
+//   much contention on one entity; its message is shown)
 //   anything else -> 500 with a generic message (the detail goes to the log only).
 // Every body is {"error": "..."}.
 //

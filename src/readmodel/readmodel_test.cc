@@ -150,7 +150,7 @@ TEST_P(ReadModelTest, RebuildSwapsFreshTablesInAtomically) {
     auto st = store_->LoadState(Target::kRebuild);
     ASSERT_TRUE(st.ok());
     Batch rb;
-    rb.contacts = {MakeContact("c2", "u1", "rebuilt" + std::to_string(round), 0)};
+    rb.contacts = {MakeContact("c2", "u1", std::string("rebuilt") + std::to_string(round), 0)};
     ProjectionState next = *st;
     next.position = "pos-rebuild";
     next.events_applied = 5;
@@ -164,7 +164,7 @@ TEST_P(ReadModelTest, RebuildSwapsFreshTablesInAtomically) {
     auto after = store_->ListContacts("u1");
     ASSERT_TRUE(after.ok());
     ASSERT_EQ(after->size(), 1u);
-    EXPECT_EQ((*after)[0].name, "rebuilt" + std::to_string(round));
+    EXPECT_EQ((*after)[0].name, std::string("rebuilt") + std::to_string(round));
     auto state = store_->LoadState(Target::kLive);
     ASSERT_TRUE(state.ok());
     EXPECT_EQ(state->position, "pos-rebuild");
@@ -228,7 +228,7 @@ class ProjectorTest : public ReadModelTest {
   void WriteHistory(int contacts) {
     for (int i = 0; i < contacts; ++i) {
       std::string user = i % 2 ? "user-b" : "user-a";
-      auto c = tracker_->CreateContact(Ctx(user), json{{"name", "C" + std::to_string(i)}});
+      auto c = tracker_->CreateContact(Ctx(user), json{{"name", std::string("C") + std::to_string(i)}});
       ASSERT_TRUE(c.ok()) << c.status().ToString();
       std::string cid = c->body["id"];
       for (int t = 0; t < 3; ++t) {
@@ -238,7 +238,7 @@ class ProjectorTest : public ReadModelTest {
                             {"direction", t % 2 ? "owed" : "lent"},
                             {"amount", 100 + t},
                             {"currency", t == 2 ? "USD" : "IQD"},
-                            {"transaction_date", "2024-02-0" + std::to_string(t + 1)}});
+                            {"transaction_date", std::string("2024-02-0") + std::to_string(t + 1)}});
         ASSERT_TRUE(tx.ok()) << tx.status().ToString();
         if (t == 1) {
           ASSERT_TRUE(tracker_->UpdateTransaction(Ctx(user), tx->body["id"], json{{"amount", 5}}).ok());
@@ -247,7 +247,9 @@ class ProjectorTest : public ReadModelTest {
           ASSERT_TRUE(tracker_->DeleteTransaction(Ctx(user), tx->body["id"], nullptr).ok());
         }
       }
-      if (i % 4 == 3) ASSERT_TRUE(tracker_->DeleteContact(Ctx(user), cid, nullptr).ok());
+      if (i % 4 == 3) {
+        ASSERT_TRUE(tracker_->DeleteContact(Ctx(user), cid, nullptr).ok());
+      }
       if (i % 5 == 0) {
         ASSERT_TRUE(tracker_->SetSetting(Ctx(user), "dark_mode", json{{"value", i % 2 ? "true" : "false"}}).ok());
       }
@@ -304,7 +306,7 @@ TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
   std::thread writer([&] {
     int i = 0;
     while (!done) {
-      auto c = tracker_->CreateContact(Ctx("user-c"), json{{"name", "w" + std::to_string(i++)}});
+      auto c = tracker_->CreateContact(Ctx("user-c"), json{{"name", std::string("w") + std::to_string(i++)}});
       ASSERT_TRUE(c.ok());
     }
   });

@@ -1,5 +1,8 @@
 #include "tracker/tracker_service.h"
 
+#include <random>
+#include <thread>
+
 #include "client/time_util.h"
 #include "tracker/events.h"
 #include "tracker/validation.h"
@@ -18,6 +21,14 @@ struct Decision {
 };
 
 std::string Now() { return FormatRfc3339Micros(NowMicros()); }
+
+// A randomised pause before retry `attempt` (1, 2, ...) after losing a version race.
+void Backoff(int attempt) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  int cap_us = std::min(20000, 250 << std::min(attempt, 7));
+  std::this_thread::sleep_for(
+      std::chrono::microseconds(std::uniform_int_distribution<int>(0, cap_us)(rng)));
+}
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -198,8 +209,9 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
     if (ctx.if_match) {
       return Status::WrongExpectedVersion(r.status().current_version(), "version mismatch");
     }
+    Backoff(attempt + 1);
   }
-  return Status::Unavailable("too many concurrent changes to " + stream + "; retry");
+  return Status::Timeout("too many concurrent changes to " + stream + "; retry");
 }
 
 template <typename Build>
@@ -439,8 +451,9 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
     auto r = store_.Append(stream, l.exists ? l.version : client::kNoStream, {pe});
     if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
     if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
+    Backoff(attempt + 1);
   }
-  return Status::Unavailable("too many concurrent changes to " + stream + "; retry");
+  return Status::Timeout("too many concurrent changes to " + stream + "; retry");
 }
 
 Result<std::vector<ResolvedEvent>> TrackerService::History(const std::string& user_id,

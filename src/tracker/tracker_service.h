@@ -48,7 +48,9 @@ struct CommandResult {
 
 class TrackerService {
  public:
-  static constexpr int kMaxAttempts = 16;
+  // Attempts of one command against concurrent writers; between attempts a randomised,
+  // growing pause (up to 20 ms) lets the contenders spread out.
+  static constexpr int kMaxAttempts = 32;
 
   explicit TrackerService(client::EventStoreClient& store) : store_(store) {}
 
