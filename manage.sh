@@ -110,6 +110,103 @@ cmd_test() {
   say "all tests passed"
 }
 
+# ---------------------------------------------------------------- Debt Tracker API (dt-server)
+# Runs in the background with its pid in data/run/dt-server.pid and its log in
+# data/logs/dt-server.log. Settings come from the environment (./build/src/bin/dt-server --help).
+DATA_DIR="${DEBT_TRACKER_DATA_DIR:-$ROOT/data}"
+RUN_DIR="$DATA_DIR/run"
+LOG_DIR="$DATA_DIR/logs"
+DT_SERVER_BIN="$BUILD_DIR/src/bin/dt-server"
+DT_SERVER_PID="$RUN_DIR/dt-server.pid"
+
+ensure_binary() {  # path
+  [ -x "$1" ] || cmd_build
+  [ -x "$1" ] || die "$1 was not built"
+}
+
+pid_alive() {  # pidfile
+  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+cmd_start_server() {
+  ensure_binary "$DT_SERVER_BIN"
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  if pid_alive "$DT_SERVER_PID"; then
+    say "dt-server already running (pid $(cat "$DT_SERVER_PID"))"
+    return 0
+  fi
+  local port="${PORT:-8000}"
+  say "starting dt-server on port $port (event store: ${EVENTSTORE_URL:-http://localhost:2113}, read model: ${DATABASE_URL:-sqlite:data/projections.db})"
+  nohup "$DT_SERVER_BIN" >>"$LOG_DIR/dt-server.log" 2>&1 &
+  echo $! >"$DT_SERVER_PID"
+  local i
+  for i in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      say "dt-server is up: http://localhost:$port (log: $LOG_DIR/dt-server.log)"
+      return 0
+    fi
+    if ! pid_alive "$DT_SERVER_PID"; then
+      tail -n 5 "$LOG_DIR/dt-server.log" >&2 || true
+      rm -f "$DT_SERVER_PID"
+      die "dt-server did not start (log: $LOG_DIR/dt-server.log)"
+    fi
+    sleep 0.1
+  done
+  die "dt-server did not answer on port $port within 10 s (log: $LOG_DIR/dt-server.log)"
+}
+
+cmd_stop_server() {
+  if ! pid_alive "$DT_SERVER_PID"; then
+    say "dt-server is not running"
+    rm -f "$DT_SERVER_PID"
+    return 0
+  fi
+  local pid i
+  pid=$(cat "$DT_SERVER_PID")
+  say "stopping dt-server (pid $pid)"
+  kill -TERM "$pid"
+  for i in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$DT_SERVER_PID"; say "dt-server stopped"; return 0; }
+    sleep 0.1
+  done
+  die "dt-server (pid $pid) did not stop within 15 s"
+}
+
+cmd_restart_server() {
+  cmd_stop_server
+  cmd_start_server
+}
+
+# Event store + API with nothing but the defaults: dt-eventstore on 2113, dt-server on 8000
+# talking to it over HTTP, the read model in data/projections.db.
+cmd_start() {
+  if declare -F cmd_start_services >/dev/null; then
+    cmd_start_services
+  else
+    local es_bin="$BUILD_DIR/src/bin/dt-eventstore" es_pid="$RUN_DIR/dt-eventstore.pid"
+    ensure_binary "$es_bin"
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    if ! pid_alive "$es_pid"; then
+      say "starting dt-eventstore on port ${EVENTSTORE_HTTP_PORT:-2113}"
+      EVENTSTORE_DB="${EVENTSTORE_DB:-$DATA_DIR/eventstore}" nohup "$es_bin" \
+        >>"$LOG_DIR/dt-eventstore.log" 2>&1 &
+      echo $! >"$es_pid"
+    fi
+    local i
+    for i in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:${EVENTSTORE_HTTP_PORT:-2113}/health/live" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  cmd_start_server
+}
+
+cmd_rebuild_projections() {
+  ensure_binary "$DT_SERVER_BIN"
+  say "rebuilding the read model from every event"
+  "$DT_SERVER_BIN" rebuild-projections
+}
+
 # ---------------------------------------------------------------- help
 cmd_help() {
   cat <<'EOF'
@@ -119,6 +216,11 @@ Usage: ./manage.sh <command> [args]
   build          build everything (Release) into ./build
   test           build, then run the whole test suite: unit, integration (with a
                  throwaway PostgreSQL), sanitizer build of the engine, fuzz smoke runs
+  start          start the event store (port 2113) and the API (port 8000) with the defaults
+  start-server   start the Debt Tracker API (dt-server) in the background
+  stop-server    stop it (SIGTERM: in-flight requests finish)
+  restart-server stop, then start it
+  rebuild-projections  rebuild the read model from all events (progress, events/s, ETA)
   help           this text
 EOF
 }
@@ -130,6 +232,11 @@ main() {
     install-deps) cmd_install_deps "$@" ;;
     build) cmd_build "$@" ;;
     test) cmd_test "$@" ;;
+    start) cmd_start "$@" ;;
+    start-server) cmd_start_server "$@" ;;
+    stop-server) cmd_stop_server "$@" ;;
+    restart-server) cmd_restart_server "$@" ;;
+    rebuild-projections) cmd_rebuild_projections "$@" ;;
     help|-h|--help) cmd_help ;;
     *) cmd_help >&2; die "unknown command '$cmd'" ;;
   esac
