@@ -207,6 +207,23 @@ cmd_rebuild_projections() {
   "$DT_SERVER_BIN" rebuild-projections
 }
 
+# ---------------------------------------------------------------- bench
+cmd_bench() {  # [name [args...]]: one benchmark program with its arguments, or all of them
+  cmd_build
+  if [ $# -gt 0 ]; then
+    local name="$1"; shift
+    [ -x "$BUILD_DIR/bench/$name" ] || die "no benchmark '$name' in $BUILD_DIR/bench"
+    "$BUILD_DIR/bench/$name" "$@"
+    return
+  fi
+  local b
+  for b in "$BUILD_DIR"/bench/*_bench; do
+    [ -x "$b" ] || continue
+    say "running $(basename "$b")"
+    "$b"
+  done
+}
+
 # ---------------------------------------------------------------- help
 cmd_help() {
   cat <<'EOF'
@@ -221,6 +238,9 @@ Usage: ./manage.sh <command> [args]
   stop-server    stop it (SIGTERM: in-flight requests finish)
   restart-server stop, then start it
   rebuild-projections  rebuild the read model from all events (progress, events/s, ETA)
+  bench [name [args]]
+                 build, then run the benchmark programs of bench/ (all, or one with its
+                 arguments, e.g. `bench store_bench --quick`); figures: docs/BENCHMARKS.md
   help           this text
 EOF
 }
@@ -237,6 +257,7 @@ main() {
     stop-server) cmd_stop_server "$@" ;;
     restart-server) cmd_restart_server "$@" ;;
     rebuild-projections) cmd_rebuild_projections "$@" ;;
+    bench) cmd_bench "$@" ;;
     help|-h|--help) cmd_help ;;
     *) cmd_help >&2; die "unknown command '$cmd'" ;;
   esac

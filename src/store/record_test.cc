@@ -126,7 +126,9 @@ TEST(Record, FuzzSeedsWrittenFromTheDocumentDecode) {
           << name << ": " << err;
       off += v.length;
       ++records;
-      if (off == bytes.size()) EXPECT_TRUE(v.commit()) << name;
+      if (off == bytes.size()) {
+        EXPECT_TRUE(v.commit()) << name;
+      }
     }
     EXPECT_GE(records, 1u);
   }

@@ -58,6 +58,9 @@ class StoreImpl final : public Store {
   Position WaitForHead(Position seen, std::chrono::milliseconds wait, const std::atomic<bool>& cancel);
   void WakeWaiters();
   bool closed() const { return closed_.load(std::memory_order_acquire); }
+  // ReadAllForward under the close lock (kStopped once closed).
+  Status ReadAllForSubscription(Position from, Position limit, size_t max,
+                                std::vector<RecordedEvent>* out, Position* next);
   // Records of $all in [from, limit) (forward), at most max.
   Status ReadAllForward(Position from, Position limit, size_t max, std::vector<RecordedEvent>* out,
                         Position* next);

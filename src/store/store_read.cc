@@ -208,6 +208,13 @@ Status StoreImpl::ReadAllForward(Position from, Position limit, size_t max,
   return Status::Ok();
 }
 
+Status StoreImpl::ReadAllForSubscription(Position from, Position limit, size_t max,
+                                         std::vector<RecordedEvent>* out, Position* next) {
+  std::shared_lock guard(close_mu_);
+  if (closed()) return Status::Stopped("the store is closed");
+  return ReadAllForward(from, limit, max, out, next);
+}
+
 Result<AllSlice> StoreImpl::ReadAllBackward(Position from, size_t max) {
   AllSlice slice;
   Position pos = from;

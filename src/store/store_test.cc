@@ -309,6 +309,40 @@ TEST_F(StoreTest, StreamSubscriptionDeliversHistoryThenLiveThenDeletion) {
   (*sub)->Close();
 }
 
+TEST_F(StoreTest, SubscriptionWaitingForEventsEndsWhenTheStoreCloses) {
+  auto sub = store_->SubscribeToAll(store_->HeadPosition());
+  ASSERT_TRUE(sub.ok());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(store_->Close().ok());
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = (*sub)->Next(10, std::chrono::seconds(20));
+  closer.join();
+  EXPECT_TRUE(r.status().Is(Code::kStopped)) << r.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_TRUE(store_->Append("s", kExpectedAny, MakeEvents(1)).status().Is(Code::kStopped));
+  EXPECT_TRUE(store_->ReadAll(0, 1, Direction::kForward).status().Is(Code::kStopped));
+}
+
+TEST_F(StoreTest, SlowSubscriberFallsBehindWithoutHoldingUpWritersAndCatchesUp) {
+  auto sub = store_->SubscribeToAll(std::nullopt);
+  ASSERT_TRUE(sub.ok());
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(store_->Append("fast", kExpectedAny, MakeEvents(50)).ok());
+  EXPECT_FALSE((*sub)->caught_up());
+  int64_t expect = 0;
+  while (expect < 2000) {
+    auto batch = (*sub)->Next(7, std::chrono::milliseconds(500));
+    ASSERT_TRUE(batch.ok());
+    ASSERT_FALSE(batch->empty());
+    for (auto& e : *batch) EXPECT_EQ(e.number, expect++);
+  }
+  auto none = (*sub)->Next(7, std::chrono::milliseconds(1));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE((*sub)->caught_up());
+}
+
 TEST_F(StoreTest, CommitListenerSeesEveryHead) {
   std::atomic<Position> last{0};
   std::atomic<int> calls{0};

@@ -19,7 +19,7 @@ class AllSubscription final : public Subscription {
       const Position head = store_.HeadPosition();
       if (pos_ < head) {
         Position next = pos_;
-        DT_RETURN_IF_ERROR(store_.ReadAllForward(pos_, head, max_events, &out, &next));
+        DT_RETURN_IF_ERROR(store_.ReadAllForSubscription(pos_, head, max_events, &out, &next));
         pos_ = next;
         if (pos_ >= head) caught_up_.store(true);
         return out;
