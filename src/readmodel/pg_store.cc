@@ -45,6 +45,11 @@ constexpr const char* kInsertEvents =
     "aggregate_id, event_type, data, occurred_at) SELECT * FROM unnest($1::bigint[], "
     "$2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], "
     "$9::text[], $10::text[]) ON CONFLICT (seq) DO NOTHING";
+constexpr const char* kAddBalances =
+    "INSERT INTO balances{s} (user_id, contact_id, currency, amount) SELECT * FROM "
+    "unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+    "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
+    "amount = balances{s}.amount + excluded.amount";
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -68,13 +73,9 @@ constexpr const char* kGetContact =
     "SELECT id, user_id, name, username, phone, email, notes, created_at, updated_at, version, "
     "is_deleted FROM contacts WHERE user_id = $1 AND id = $2";
 constexpr const char* kBalancesAll =
-    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
-    "FROM transactions WHERE user_id = $1 AND type = 'money' AND is_deleted = 0 "
-    "GROUP BY contact_id, currency";
+    "SELECT contact_id, currency, amount FROM balances WHERE user_id = $1";
 constexpr const char* kBalancesContact =
-    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
-    "FROM transactions WHERE user_id = $1 AND contact_id = $2 AND type = 'money' "
-    "AND is_deleted = 0 GROUP BY contact_id, currency";
+    "SELECT contact_id, currency, amount FROM balances WHERE user_id = $1 AND contact_id = $2";
 constexpr const char* kListTransactions =
     "SELECT t.id, t.user_id, t.contact_id, t.type, t.direction, t.amount, t.currency, "
     "t.description, t.transaction_date, t.due_date, t.created_at, t.updated_at, t.version, "
@@ -101,7 +102,8 @@ constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHER
 
 constexpr const char* kDumpQueries[] = {
     "SELECT * FROM contacts ORDER BY id", "SELECT * FROM transactions ORDER BY id",
-    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq"};
+    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq",
+    "SELECT * FROM balances ORDER BY user_id, contact_id, currency"};
 
 // ---------------------------------------------------------------- helpers
 struct ResultDeleter {
@@ -279,6 +281,12 @@ class PgStore final : public ReadModelStore {
         }
         DT_RETURN_IF_ERROR(
             Exec(c, kInsertSchemaVersion, {std::to_string(sql::kSchemaVersion)}).status());
+        return Status::Ok();
+      }
+      if (version < 2) {
+        DT_RETURN_IF_ERROR(Exec(c, sql::Render(sql::kCreateBalances, "", 0)).status());
+        DT_RETURN_IF_ERROR(Exec(c, sql::kFillBalances).status());
+        DT_RETURN_IF_ERROR(Exec(c, kInsertSchemaVersion, {std::string("2")}).status());
       }
       return Status::Ok();
     }();
@@ -577,6 +585,18 @@ class PgStore final : public ReadModelStore {
       Params p;
       for (auto& x : a) p.push_back(x.Take());
       DT_RETURN_IF_ERROR(Exec(c, sql::Render(kInsertEvents, sfx, 0), p).status());
+    }
+    if (!b.balances.empty()) {
+      ArrayLiteral a[4];
+      for (const auto& x : b.balances) {
+        a[0].Add(x.user_id);
+        a[1].Add(x.contact_id);
+        a[2].Add(x.currency);
+        a[3].Add(x.delta);
+      }
+      Params p;
+      for (auto& x : a) p.push_back(x.Take());
+      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kAddBalances, sfx, 0), p).status());
     }
     return SaveStateLocked(c, rebuild, state);
   }

@@ -63,6 +63,20 @@ bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
     tracker::Transaction t;
     if (it == d.end() || !tracker::TransactionFromJson(*it, t)) return false;
     t.version = e.number;
+    if (deleted) {
+      AddBalance(t, -1);
+    } else {
+      if (e.type == et::kTransactionUpdated) {
+        json old_state = *it;
+        auto prev = d.find("previous");
+        if (prev != d.end() && prev->is_object()) {
+          for (auto p = prev->begin(); p != prev->end(); ++p) old_state[p.key()] = p.value();
+        }
+        tracker::Transaction old;
+        if (tracker::TransactionFromJson(old_state, old)) AddBalance(old, -1);
+      }
+      AddBalance(t, +1);
+    }
     t.is_deleted = deleted;
     Upsert(batch_.transactions, transaction_index_, t.id, std::move(t));
   } else if (e.type == et::kSettingChanged) {
@@ -90,6 +104,18 @@ bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
   return true;
 }
 
+void BatchBuilder::AddBalance(const tracker::Transaction& t, int64_t sign) {
+  if (t.type != "money") return;
+  int64_t amount = (t.direction == "lent" ? t.amount : -t.amount) * sign;
+  std::string key = t.user_id + "\n" + t.contact_id + "\n" + t.currency;
+  auto [it, inserted] = balance_index_.try_emplace(key, batch_.balances.size());
+  if (inserted) {
+    batch_.balances.push_back(BalanceDelta{t.user_id, t.contact_id, t.currency, amount});
+  } else {
+    batch_.balances[it->second].delta += amount;
+  }
+}
+
 Batch BatchBuilder::Take() {
   Batch out = std::move(batch_);
   batch_ = Batch{};
@@ -97,6 +123,7 @@ Batch BatchBuilder::Take() {
   contact_index_.clear();
   transaction_index_.clear();
   setting_index_.clear();
+  balance_index_.clear();
   return out;
 }
 

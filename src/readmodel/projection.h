@@ -2,7 +2,8 @@
 //
 // Events carry the aggregate's whole state (see tracker/events.h), so each event becomes
 // one row upsert (the newest state per id wins within a batch) plus one row of the events
-// table. Events of other streams (users, idempotency claims, foreign streams) are skipped.
+// table. Transaction events also change balances: + the new state's amount, - the old
+// state's (an update's old state is its new state with the `previous` values put back). Events of other streams (users, idempotency claims, foreign streams) are skipped.
 //
 // Thread-safety: a BatchBuilder is used by one thread.
 #pragma once
@@ -26,7 +27,9 @@ class BatchBuilder {
  private:
   Batch batch_;
   size_t events_ = 0;
-  std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_;
+  void AddBalance(const tracker::Transaction& t, int64_t sign);
+  std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_,
+      balance_index_;
 };
 
 }  // namespace dt::readmodel

@@ -3,7 +3,8 @@
 // Two implementations behind this one interface: SQLite (embedded, the default) and
 // PostgreSQL (libpq). Both keep the same tables (sql_schema.h has the shape):
 //   contacts, transactions, settings, events (the users' domain events, for the admin
-//   listing and sync), projection_state (checkpoint per target), schema_version.
+//   listing and sync), balances (net amount per user, contact and currency, kept
+//   incrementally), projection_state (checkpoint per target), schema_version.
 // All SQL is named constant text with bound parameters.
 //
 // Writes come only from the projector: Apply() writes a batch of rows and the checkpoint in
@@ -59,13 +60,23 @@ struct EventRow {
   std::string occurred_at;  // RFC 3339 UTC
 };
 
+// A change to the net amount of (user, contact, currency).
+struct BalanceDelta {
+  std::string user_id;
+  std::string contact_id;
+  std::string currency;
+  int64_t delta = 0;
+};
+
 struct Batch {
   std::vector<tracker::Contact> contacts;          // full rows, newest state per id
   std::vector<tracker::Transaction> transactions;  // full rows, newest state per id
   std::vector<SettingRow> settings;
   std::vector<EventRow> events;
+  std::vector<BalanceDelta> balances;  // one per key touched (zero deltas included)
   bool empty() const {
-    return contacts.empty() && transactions.empty() && settings.empty() && events.empty();
+    return contacts.empty() && transactions.empty() && settings.empty() && events.empty() &&
+           balances.empty();
   }
 };
 

@@ -7,6 +7,7 @@
 
 #include "client/in_process_client.h"
 #include "readmodel/pg_store.h"
+#include "readmodel/projection.h"
 #include "readmodel/projector.h"
 #include "readmodel/read_model_store.h"
 #include "readmodel/test_databases.h"
@@ -90,6 +91,7 @@ TEST_P(ReadModelTest, AppliesRowsAndCheckpointTogether) {
                     MakeTx("t4", "u1", "c1", "lent", 7, "USD", "2024-01-04", 1, true),
                     MakeTx("t5", "u1", "c1", "lent", 9, "USD", "2024-01-05", 0, false, "item"),
                     MakeTx("t6", "u1", "c4", "lent", 99, "USD", "2024-01-06")};
+  b.balances = {{"u1", "c1", "IQD", 1000}, {"u1", "c1", "USD", 50}, {"u1", "c4", "USD", 99}};
   ProjectionState st;
   st.position = "00000000000000100000000000000010";
   st.events_applied = 10;
@@ -113,11 +115,18 @@ TEST_P(ReadModelTest, AppliesRowsAndCheckpointTogether) {
   // newest date first; deleted t4 and t6 (contact deleted) left out
   EXPECT_EQ(ids, (std::vector<std::string>{"t5", "t2", "t1", "t3"}));
 
+  Batch more;  // balance deltas accumulate
+  more.balances = {{"u1", "c1", "IQD", -300}};
+  st.events_applied = 11;
+  ASSERT_TRUE(store_->Apply(Target::kLive, more, st).ok());
   auto bal = store_->Balances("u1", "c1");
   ASSERT_TRUE(bal.ok());
   std::map<std::string, int64_t> m;
   for (auto& r : *bal) m[r.currency] = r.amount;
   EXPECT_EQ(m, (std::map<std::string, int64_t>{{"IQD", 700}, {"USD", 50}}));
+  auto all = store_->Balances("u1", "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
 
   auto other = store_->GetContact("u2", "c1");
   ASSERT_TRUE(other.ok());
@@ -197,6 +206,47 @@ TEST_P(ReadModelTest, SchemaIsCreatedOnceAndReopenKeepsData) {
   auto c = (*again)->GetContact("u1", "c1");
   ASSERT_TRUE(c.ok() && c->has_value());
   EXPECT_EQ((*c)->name, "kept");
+}
+
+TEST(BatchBuilder, BalanceDeltasFollowCreatesUpdatesAndDeletes) {
+  auto ev = [](const std::string& stream, int64_t n, const std::string& type, json data) {
+    client::ResolvedEvent e;
+    e.stream = stream;
+    e.number = n;
+    e.id = Uuid::Random();
+    e.type = type;
+    e.data = data.dump();
+    return e;
+  };
+  json t = {{"id", "t1"}, {"user_id", "u"}, {"contact_id", "c1"}, {"type", "money"},
+            {"direction", "lent"}, {"amount", 100}, {"currency", "IQD"}, {"description", nullptr},
+            {"transaction_date", "2024-01-01"}, {"due_date", nullptr}, {"created_at", "x"},
+            {"updated_at", "x"}};
+  json t2 = t;
+  t2["contact_id"] = "c2";
+  t2["amount"] = 30;
+  t2["direction"] = "owed";
+  BatchBuilder b;
+  int64_t seq = 0;
+  ASSERT_TRUE(b.Add(ev("transaction-t1", 0, "TransactionCreated",
+                       {{"user_id", "u"}, {"transaction", t}, {"occurred_at", "x"}}), seq));
+  ASSERT_TRUE(b.Add(ev("transaction-t1", 1, "TransactionUpdated",
+                       {{"user_id", "u"}, {"transaction", t2},
+                        {"previous", {{"contact_id", "c1"}, {"amount", 100}, {"direction", "lent"}}},
+                        {"occurred_at", "x"}}), seq));
+  Batch batch = b.Take();
+  std::map<std::string, int64_t> d;
+  for (auto& x : batch.balances) d[x.contact_id + "/" + x.currency] = x.delta;
+  EXPECT_EQ(d, (std::map<std::string, int64_t>{{"c1/IQD", 0}, {"c2/IQD", -30}}));
+  ASSERT_EQ(batch.transactions.size(), 1u);
+  EXPECT_EQ(batch.transactions[0].version, 1);
+  ASSERT_TRUE(b.Add(ev("transaction-t1", 2, "TransactionDeleted",
+                       {{"user_id", "u"}, {"deleted_snapshot", t2}, {"occurred_at", "x"}}), seq));
+  batch = b.Take();
+  ASSERT_EQ(batch.balances.size(), 1u);
+  EXPECT_EQ(batch.balances[0].delta, 30);
+  EXPECT_EQ(seq, 3);
+  EXPECT_FALSE(b.Add(ev("user-x", 0, "UserCreated", {{"user_id", "u"}}), seq));
 }
 
 // ---------------------------------------------------------------- projector over the engine

@@ -9,7 +9,19 @@
 
 namespace dt::readmodel::sql {
 
-inline constexpr int kSchemaVersion = 1;
+// 1: contacts, transactions, settings, events. 2: balances (kept by the projector).
+inline constexpr int kSchemaVersion = 2;
+
+// Net amount per (user, contact, currency) over the non-deleted money transactions: the
+// projector adds each event's change, so balances cost one indexed read.
+inline constexpr const char* kCreateBalances =
+    "CREATE TABLE balances{s} (user_id TEXT NOT NULL, contact_id TEXT NOT NULL, "
+    "currency TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (user_id, contact_id, currency))";
+// Migration 1 -> 2: the balances of what is already projected.
+inline constexpr const char* kFillBalances =
+    "INSERT INTO balances (user_id, contact_id, currency, amount) SELECT user_id, contact_id, "
+    "currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) FROM transactions "
+    "WHERE type = 'money' AND is_deleted = 0 GROUP BY user_id, contact_id, currency";
 
 inline constexpr const char* kCreateTables[] = {
     "CREATE TABLE contacts{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, "
@@ -29,9 +41,11 @@ inline constexpr const char* kCreateTables[] = {
     "aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL, "
     "data TEXT NOT NULL, occurred_at TEXT NOT NULL)",
     "CREATE INDEX events_user_g{g} ON events{s} (user_id, seq)",
+    kCreateBalances,
 };
 
-inline constexpr const char* kTables[] = {"contacts", "transactions", "settings", "events"};
+inline constexpr const char* kTables[] = {"contacts", "transactions", "settings", "events",
+                                          "balances"};
 
 inline constexpr const char* kCreateMeta[] = {
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",

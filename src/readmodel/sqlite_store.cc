@@ -45,6 +45,10 @@ constexpr const char* kUpsertSetting =
 constexpr const char* kInsertEvent =
     "INSERT OR IGNORE INTO events{s} (seq, event_id, stream, version, user_id, aggregate_type, "
     "aggregate_id, event_type, data, occurred_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr const char* kAddBalance =
+    "INSERT INTO balances{s} (user_id, contact_id, currency, amount) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
+    "amount = balances{s}.amount + excluded.amount";
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -66,13 +70,9 @@ constexpr const char* kGetContact =
     "SELECT id, user_id, name, username, phone, email, notes, created_at, updated_at, version, "
     "is_deleted FROM contacts WHERE user_id = ?1 AND id = ?2";
 constexpr const char* kBalancesAll =
-    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
-    "FROM transactions WHERE user_id = ?1 AND type = 'money' AND is_deleted = 0 "
-    "GROUP BY contact_id, currency";
+    "SELECT contact_id, currency, amount FROM balances WHERE user_id = ?1";
 constexpr const char* kBalancesContact =
-    "SELECT contact_id, currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) "
-    "FROM transactions WHERE user_id = ?1 AND contact_id = ?2 AND type = 'money' "
-    "AND is_deleted = 0 GROUP BY contact_id, currency";
+    "SELECT contact_id, currency, amount FROM balances WHERE user_id = ?1 AND contact_id = ?2";
 constexpr const char* kListTransactions =
     "SELECT t.id, t.user_id, t.contact_id, t.type, t.direction, t.amount, t.currency, "
     "t.description, t.transaction_date, t.due_date, t.created_at, t.updated_at, t.version, "
@@ -99,7 +99,8 @@ constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHER
 
 constexpr const char* kDumpQueries[] = {
     "SELECT * FROM contacts ORDER BY id", "SELECT * FROM transactions ORDER BY id",
-    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq"};
+    "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq",
+    "SELECT * FROM balances ORDER BY user_id, contact_id, currency"};
 
 // ---------------------------------------------------------------- connection
 class Conn {
@@ -257,12 +258,25 @@ class SqliteStore final : public ReadModelStore {
           DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
         }
       }
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * ins, writer_->Prepare(kInsertSchemaVersion));
-      sqlite3_bind_int(ins, 1, sql::kSchemaVersion);
-      if (sqlite3_step(ins) != SQLITE_DONE) return writer_->Err("schema version");
+      DT_RETURN_IF_ERROR(SetSchemaVersion(sql::kSchemaVersion));
+      DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+      return Status::Ok();
+    }
+    if (version < 2) {
+      DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+      DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(sql::kCreateBalances, "", 0)));
+      DT_RETURN_IF_ERROR(writer_->Exec(sql::kFillBalances));
+      DT_RETURN_IF_ERROR(SetSchemaVersion(2));
       DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
     }
-    // Future migrations: if (version < 2) { ... }
+    return Status::Ok();
+  }
+
+  Status SetSchemaVersion(int version) {
+    DT_RETURN_IF_ERROR(writer_->Exec("DELETE FROM schema_version"));
+    DT_ASSIGN_OR_RETURN(sqlite3_stmt * ins, writer_->Prepare(kInsertSchemaVersion));
+    sqlite3_bind_int(ins, 1, version);
+    if (sqlite3_step(ins) != SQLITE_DONE) return writer_->Err("schema version");
     return Status::Ok();
   }
 
@@ -576,6 +590,17 @@ class SqliteStore final : public ReadModelStore {
         BindText(s, 9, e.data);
         BindText(s, 10, e.occurred_at);
         if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("insert event");
+      }
+    }
+    if (!b.balances.empty()) {
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(sql::Render(kAddBalance, sfx, 0)));
+      for (const auto& d : b.balances) {
+        sqlite3_reset(s);
+        BindText(s, 1, d.user_id);
+        BindText(s, 2, d.contact_id);
+        BindText(s, 3, d.currency);
+        sqlite3_bind_int64(s, 4, d.delta);
+        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("add balance");
       }
     }
     return SaveStateLocked(rebuild, state);

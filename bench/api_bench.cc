@@ -1,0 +1,286 @@
+// api_bench: throughput and latency of the Debt Tracker API over real HTTP.
+//
+// For each mode (event store client x read-model store) it starts a real App (dt-server's
+// code, on a free loopback port), creates users and contacts, then for 1, 16 and 64
+// keep-alive connections runs
+//   POST /api/transactions  (each answered only once the read model has it)
+//   GET  /api/contacts      (20 contacts with balances)
+// for --seconds each, and prints requests/s with p50/p99 latency: the median of --repeat
+// runs. Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
+// remote+sqlite, remote+pg (need a dt-eventstore executable: --eventstore-bin).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "http/test_client.h"
+#include "readmodel/test_databases.h"
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Args {
+  double seconds = 5;
+  int repeat = 3;
+  std::vector<int> connections{1, 16, 64};
+  std::vector<std::string> modes{"in_process+sqlite", "in_process+pg", "remote+sqlite",
+                                 "remote+pg"};
+  std::string pg_url;
+  std::string eventstore_bin;
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+struct RunResult {
+  double rps = 0, p50_ms = 0, p99_ms = 0;
+  size_t errors = 0;
+};
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+struct Session {
+  std::string token;
+  std::vector<std::string> contacts;
+};
+
+json Login(dt::http::TestClient& c, const std::string& user) {
+  auto r = c.Do(dt::http::Verb::post, "/api/auth/login",
+                json{{"username", user}, {"password", "pw-" + user}}.dump(),
+                {{"Content-Type", "application/json"}});
+  return json::parse(r.body());
+}
+
+// One measured run: `conns` threads, each with its own keep-alive connection.
+RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bool write,
+              double seconds) {
+  std::vector<std::vector<double>> lat(static_cast<size_t>(conns));
+  std::atomic<size_t> errors{0};
+  std::atomic<bool> go{false};
+  Clock::time_point end;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < conns; ++i) {
+    threads.emplace_back([&, i] {
+      dt::http::TestClient c(port);
+      const Session& s = sessions[static_cast<size_t>(i) % sessions.size()];
+      std::string auth = "Bearer " + s.token;
+      size_t n = 0;
+      while (!go) std::this_thread::yield();
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        unsigned status;
+        if (write) {
+          json body = {{"contact_id", s.contacts[n % s.contacts.size()]},
+                       {"type", "money"},
+                       {"direction", n % 3 ? "lent" : "owed"},
+                       {"amount", 1000 + static_cast<int64_t>(n % 97)},
+                       {"currency", "IQD"},
+                       {"transaction_date", "2024-06-01"},
+                       {"comment", "bench"}};
+          status = c.Do(dt::http::Verb::post, "/api/transactions", body.dump(),
+                        {{"Authorization", auth}, {"Content-Type", "application/json"}})
+                       .result_int();
+          if (status != 201) errors++;
+        } else {
+          status = c.Do(dt::http::Verb::get, "/api/contacts", {}, {{"Authorization", auth}})
+                       .result_int();
+          if (status != 200) errors++;
+        }
+        lat[static_cast<size_t>(i)].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        ++n;
+      }
+    });
+  }
+  auto start = Clock::now();
+  end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  go = true;
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  RunResult r;
+  r.rps = static_cast<double>(all.size()) / elapsed;
+  r.p50_ms = Percentile(all, 0.50);
+  r.p99_ms = Percentile(all, 0.99);
+  r.errors = errors;
+  return r;
+}
+
+uint16_t FreePort() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+  ::close(s);
+  return port;
+}
+
+pid_t StartEventStore(const std::string& bin, const std::string& dir, uint16_t port) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string log = dir + "/eventstore.log";
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::setenv("EVENTSTORE_HTTP_PORT", std::to_string(port).c_str(), 1);
+    ::setenv("EVENTSTORE_DB", (dir + "/db").c_str(), 1);
+    ::setenv("LOG_LEVEL", "warn", 1);
+    ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (const char* pg = std::getenv("DT_TEST_PG_URL")) a.pg_url = pg;
+#ifdef DT_EVENTSTORE_BIN
+  a.eventstore_bin = DT_EVENTSTORE_BIN;
+#endif
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (k == "--seconds") a.seconds = std::stod(next());
+    else if (k == "--repeat") a.repeat = std::stoi(next());
+    else if (k == "--connections") {
+      a.connections.clear();
+      for (auto& c : Split(next())) a.connections.push_back(std::stoi(c));
+    } else if (k == "--modes") a.modes = Split(next());
+    else if (k == "--pg-url") a.pg_url = next();
+    else if (k == "--eventstore-bin") a.eventstore_bin = next();
+    else {
+      std::fprintf(stderr,
+                   "usage: api_bench [--seconds S] [--repeat N] [--connections 1,16,64]\n"
+                   "                 [--modes in_process+sqlite,in_process+pg,remote+sqlite,"
+                   "remote+pg]\n                 [--pg-url URL] [--eventstore-bin PATH]\n");
+      return 2;
+    }
+  }
+  if (!a.pg_url.empty()) ::setenv("DT_TEST_PG_URL", a.pg_url.c_str(), 1);
+  spdlog::set_level(spdlog::level::warn);
+  std::printf("| client | read model | endpoint | connections | requests/s | p50 ms | p99 ms | errors |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const auto& mode : a.modes) {
+    bool remote = mode.rfind("remote", 0) == 0;
+    bool pg = mode.size() > 3 && mode.substr(mode.size() - 2) == "pg";
+    if (pg && a.pg_url.empty()) {
+      std::fprintf(stderr, "skip %s: no PostgreSQL (DT_TEST_PG_URL / --pg-url)\n", mode.c_str());
+      continue;
+    }
+    if (remote && a.eventstore_bin.empty()) {
+      std::fprintf(stderr, "skip %s: no dt-eventstore (--eventstore-bin)\n", mode.c_str());
+      continue;
+    }
+    std::string dir = dt::readmodel::testing::TempDir("bench");
+    pid_t es_pid = -1;
+    dt::api::Config cfg;
+    cfg.port = 0;
+    cfg.bind = "127.0.0.1";
+    cfg.data_dir = dir;
+    cfg.jwt_secret = "bench-secret-0123456789abcdef";
+    cfg.workers = 96;
+    cfg.log_level = "warn";
+    if (remote) {
+      uint16_t es_port = FreePort();
+      es_pid = StartEventStore(a.eventstore_bin, dir, es_port);
+      cfg.eventstore_url = "http://127.0.0.1:" + std::to_string(es_port);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    } else {
+      cfg.eventstore_url = "file:" + dir + "/eventstore";
+    }
+    cfg.database_url = pg ? dt::readmodel::testing::FreshPgDatabaseUrl()
+                          : "sqlite:" + dir + "/projections.db";
+    const int kUsers = 8, kContacts = 20;
+    std::string users;
+    for (int u = 0; u < kUsers; ++u) {
+      users += (u ? "," : "") + std::string("u") + std::to_string(u) + ":pw-u" + std::to_string(u);
+    }
+    cfg.bootstrap_users = users;
+    auto app = dt::api::App::Create(cfg);
+    if (!app.ok()) {
+      std::fprintf(stderr, "%s: %s\n", mode.c_str(), app.status().ToString().c_str());
+      return 1;
+    }
+    if (auto s = (*app)->Start(); !s.ok()) {
+      std::fprintf(stderr, "%s: %s\n", mode.c_str(), s.ToString().c_str());
+      return 1;
+    }
+    uint16_t port = (*app)->port();
+    std::vector<Session> sessions;
+    {
+      dt::http::TestClient c(port);
+      for (int u = 0; u < kUsers; ++u) {
+        Session s;
+        s.token = Login(c, "u" + std::to_string(u)).value("token", "");
+        for (int k = 0; k < kContacts; ++k) {
+          auto r = c.Do(dt::http::Verb::post, "/api/contacts",
+                        json{{"name", "contact " + std::to_string(k)}}.dump(),
+                        {{"Authorization", "Bearer " + s.token},
+                         {"Content-Type", "application/json"}});
+          s.contacts.push_back(json::parse(r.body()).value("id", ""));
+        }
+        sessions.push_back(std::move(s));
+      }
+    }
+    auto sep = mode.find('+');
+    std::string client = mode.substr(0, sep), store = mode.substr(sep + 1);
+    for (bool write : {true, false}) {
+      for (int conns : a.connections) {
+        std::vector<RunResult> runs;
+        for (int r = 0; r < a.repeat; ++r) runs.push_back(Run(port, sessions, conns, write, a.seconds));
+        std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x.rps < y.rps; });
+        const RunResult& m = runs[runs.size() / 2];
+        size_t errors = 0;
+        for (auto& r : runs) errors += r.errors;
+        std::printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %zu |\n", client.c_str(),
+                    store.c_str(), write ? "POST /api/transactions" : "GET /api/contacts", conns,
+                    m.rps, m.p50_ms, m.p99_ms, errors);
+        std::fflush(stdout);
+      }
+    }
+    (*app)->Stop();
+    app->reset();
+    if (es_pid > 0) {
+      ::kill(es_pid, SIGTERM);
+      int st;
+      ::waitpid(es_pid, &st, 0);
+    }
+    std::filesystem::remove_all(dir);
+  }
+  return 0;
+}
