@@ -45,6 +45,7 @@ struct Args {
                                  "remote+pg"};
   std::string pg_url;
   std::string eventstore_bin;
+  bool writes = true, reads = true;
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -183,6 +184,11 @@ int main(int argc, char** argv) {
     } else if (k == "--modes") a.modes = Split(next());
     else if (k == "--pg-url") a.pg_url = next();
     else if (k == "--eventstore-bin") a.eventstore_bin = next();
+    else if (k == "--endpoints") {
+      std::string e = next();
+      a.writes = e.find("post") != std::string::npos;
+      a.reads = e.find("get") != std::string::npos;
+    }
     else {
       std::fprintf(stderr,
                    "usage: api_bench [--seconds S] [--repeat N] [--connections 1,16,64]\n"
@@ -260,6 +266,7 @@ int main(int argc, char** argv) {
     auto sep = mode.find('+');
     std::string client = mode.substr(0, sep), store = mode.substr(sep + 1);
     for (bool write : {true, false}) {
+      if ((write && !a.writes) || (!write && !a.reads)) continue;
       for (int conns : a.connections) {
         std::vector<RunResult> runs;
         for (int r = 0; r < a.repeat; ++r) runs.push_back(Run(port, sessions, conns, write, a.seconds));

@@ -81,14 +81,27 @@ bool IsDomainStream(std::string_view stream) {
 }
 
 Result<CommandResult> ResultFromEvent(const ResolvedEvent& e) {
-  CommandResult r;
-  r.stream = e.stream;
-  r.event_number = e.number;
   json d = json::parse(e.data, nullptr, false);
   if (!d.is_object()) return Status::Internal("stored event " + e.stream + " is not JSON");
+  return ResultFromEventData(e.stream, e.number, e.type, d);
+}
+
+Result<CommandResult> ResultFromEventData(const std::string& stream, int64_t number,
+                                          std::string_view type, const json& d) {
+  CommandResult r;
+  r.stream = stream;
+  r.event_number = number;
+  ResolvedEvent e;  // only stream, number and type are read below
+  e.stream = stream;
+  e.number = number;
+  e.type = std::string(type);
   if (e.type == event_type::kContactCreated) {
     Contact c;
-    if (!ContactFromEvent(e, c)) return Status::Internal("bad ContactCreated in " + e.stream);
+    auto it = d.find("contact");
+    if (it == d.end() || !ContactFromJson(*it, c)) {
+      return Status::Internal("bad ContactCreated in " + e.stream);
+    }
+    c.version = number;
     r.created = true;
     r.body = ContactView(c, 0, {});
   } else if (e.type == event_type::kContactUpdated) {
@@ -99,7 +112,11 @@ Result<CommandResult> ResultFromEvent(const ResolvedEvent& e) {
     r.body = {{"id", d.value("contact_id", "")}, {"message", "Contact deleted successfully"}};
   } else if (e.type == event_type::kTransactionCreated) {
     Transaction t;
-    if (!TransactionFromEvent(e, t)) return Status::Internal("bad TransactionCreated in " + e.stream);
+    auto it = d.find("transaction");
+    if (it == d.end() || !TransactionFromJson(*it, t)) {
+      return Status::Internal("bad TransactionCreated in " + e.stream);
+    }
+    t.version = number;
     r.created = true;
     r.body = TransactionView(t);
   } else if (e.type == event_type::kTransactionUpdated) {
@@ -172,7 +189,8 @@ std::string TrackerService::Metadata(const CommandContext& ctx) const {
 }
 
 Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const std::string& stream,
-                                             ProposedEvent event, int64_t number) {
+                                             const ProposedEvent& event, const json& data,
+                                             int64_t number) {
   if (ctx.idempotency) {
     // An identical racer may have written "our" event: answer from what is stored.
     auto page = store_.ReadStreamForward(stream, number, 1);
@@ -180,13 +198,7 @@ Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const st
     if (page->events.empty()) return Status::Internal("appended event not readable");
     return Replayed(page->events[0]);
   }
-  ResolvedEvent e;
-  e.stream = stream;
-  e.number = number;
-  e.id = event.id;
-  e.type = std::move(event.type);
-  e.data = std::move(event.data);
-  return ResultFromEvent(e);
+  return ResultFromEventData(stream, number, event.type, data);
 }
 
 template <typename Decide>
@@ -204,7 +216,7 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
     ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
                      std::string(d.type), d.data.dump(), Metadata(ctx)};
     auto r = store_.Append(stream, expected, {pe});
-    if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+    if (r.ok()) return Finish(ctx, stream, pe, d.data, r->last_number);
     if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
     if (ctx.if_match) {
       return Status::WrongExpectedVersion(r.status().current_version(), "version mismatch");
@@ -229,7 +241,7 @@ Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const st
   ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
                    std::string(d.type), d.data.dump(), Metadata(ctx)};
   auto r = store_.Append(stream, client::kNoStream, {pe});
-  if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+  if (r.ok()) return Finish(ctx, stream, pe, d.data, r->last_number);
   if (r.status().Is(Code::kWrongExpectedVersion) && ctx.idempotency) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
@@ -449,7 +461,7 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
     ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
                      std::string(event_type::kSettingChanged), data.dump(), Metadata(ctx)};
     auto r = store_.Append(stream, l.exists ? l.version : client::kNoStream, {pe});
-    if (r.ok()) return Finish(ctx, stream, std::move(pe), r->last_number);
+    if (r.ok()) return Finish(ctx, stream, pe, data, r->last_number);
     if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
     Backoff(attempt + 1);
   }

@@ -84,7 +84,8 @@ class TrackerService {
   Result<CommandResult> Create(const CommandContext& ctx, const std::string& prefix,
                                Build&& build);
   Result<CommandResult> Finish(const CommandContext& ctx, const std::string& stream,
-                               client::ProposedEvent event, int64_t number);
+                               const client::ProposedEvent& event, const nlohmann::json& data,
+                               int64_t number);
   std::string Metadata(const CommandContext& ctx) const;
 
   client::EventStoreClient& store_;
@@ -92,6 +93,8 @@ class TrackerService {
 
 // The answer a stored event stands for (used on replays and for fresh events alike).
 Result<CommandResult> ResultFromEvent(const client::ResolvedEvent& e);
+Result<CommandResult> ResultFromEventData(const std::string& stream, int64_t number,
+                                          std::string_view type, const nlohmann::json& data);
 // True for streams of the debt domain the projector and history care about.
 bool IsDomainStream(std::string_view stream);
 
