@@ -27,24 +27,30 @@ bool IsParam(std::string_view seg) {
   return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
 }
 
-void RunGuarded(const Route& route, Exchange exchange, Reply reply) {
+void RunGuarded(const Router& router, const Route& route, Exchange exchange, Reply reply) {
   try {
     if (auto* h = std::get_if<Handler>(&route.handler)) {
       reply((*h)(exchange));
     } else if (auto* a = std::get_if<AsyncHandler>(&route.handler)) {
       (*a)(std::move(exchange), reply);
     } else {
-      reply(ErrorResponse(HttpStatus::upgrade_required, "This resource needs a WebSocket upgrade"));
+      reply(router.FormatError(HttpStatus::upgrade_required,
+                               "This resource needs a WebSocket upgrade"));
     }
   } catch (const std::exception& e) {
     spdlog::error("handler {} threw: {}", route.name, e.what());
-    reply(ErrorResponse(HttpStatus::internal_server_error, "Internal server error"));
+    reply(router.FormatError(HttpStatus::internal_server_error, "Internal server error"));
   }
 }
 
 }  // namespace
 
-Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
+Response Router::FormatError(HttpStatus status, std::string_view message) const {
+  return error_format_ ? error_format_(status, message) : ErrorResponse(status, message);
+}
+
+Router::Router(std::vector<Route> routes, ErrorFormat error_format)
+    : routes_(std::move(routes)), error_format_(std::move(error_format)) {
   for (auto& r : routes_) {
     if (r.name.empty()) r.name = r.pattern;
     Compiled c;
@@ -121,13 +127,13 @@ void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
   Match m = Find(exchange.request.method(), exchange.path);
   if (!m.route) {
     if (m.bad_escape) {
-      reply(ErrorResponse(HttpStatus::bad_request, "Malformed percent-escape in the path"));
+      reply(FormatError(HttpStatus::bad_request, "Malformed percent-escape in the path"));
     } else if (!m.allow.empty()) {
-      Response res = ErrorResponse(HttpStatus::method_not_allowed, "Method not allowed");
+      Response res = FormatError(HttpStatus::method_not_allowed, "Method not allowed");
       res.set(bhttp::field::allow, m.allow);
       reply(std::move(res));
     } else {
-      reply(ErrorResponse(HttpStatus::not_found, "Not found"));
+      reply(FormatError(HttpStatus::not_found, "Not found"));
     }
     return;
   }
@@ -136,14 +142,14 @@ void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
   if (route->run == Run::kBlocking && pool) {
     // The job owns the exchange; if the queue is full the client is told to retry.
     auto ex = std::make_shared<Exchange>(std::move(exchange));
-    if (!pool->TryPost([route, ex, reply] { RunGuarded(*route, std::move(*ex), reply); })) {
-      Response res = ErrorResponse(HttpStatus::service_unavailable, "Server busy, retry later");
+    if (!pool->TryPost([this, route, ex, reply] { RunGuarded(*this, *route, std::move(*ex), reply); })) {
+      Response res = FormatError(HttpStatus::service_unavailable, "Server busy, retry later");
       res.set(bhttp::field::retry_after, "1");
       reply(std::move(res));
     }
     return;
   }
-  RunGuarded(*route, std::move(exchange), std::move(reply));
+  RunGuarded(*this, *route, std::move(exchange), std::move(reply));
 }
 
 Response Router::Call(Exchange exchange, std::chrono::milliseconds wait) const {

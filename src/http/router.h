@@ -56,9 +56,17 @@ struct Route {
   std::string name;  // label for metrics and logs; defaults to the pattern
 };
 
+// How a server formats the errors it answers itself (404, 405, 400 for a bad escape, 503
+// when busy, 500 when a handler threw, and the server's 408/413/431): a JSON API passes
+// one that answers {"error": message}. Null: ErrorResponse (plain text).
+using ErrorFormat = std::function<Response(HttpStatus status, std::string_view message)>;
+
 class Router {
  public:
-  explicit Router(std::vector<Route> routes);
+  explicit Router(std::vector<Route> routes, ErrorFormat error_format = nullptr);
+
+  // The response for an error the router or server answers itself (see ErrorFormat).
+  Response FormatError(HttpStatus status, std::string_view message) const;
 
   struct Match {
     const Route* route = nullptr;  // null: no route
@@ -86,6 +94,7 @@ class Router {
   };
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;
+  ErrorFormat error_format_;
 };
 
 }  // namespace dt::http

@@ -63,6 +63,24 @@ TEST(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(res[bhttp::field::allow], "GET, POST");
 }
 
+TEST(RouterTest, ErrorFormatShapesTheRoutersOwnErrors) {
+  Router r({Route(Verb::get, "/x", Handler([](const Exchange&) { return MakeResponse(HttpStatus::ok); })),
+            Route(Verb::get, "/boom", Handler([](const Exchange&) -> Response {
+                    throw std::runtime_error("boom");
+                  }))},
+           [](HttpStatus s, std::string_view m) {
+             return JsonResponse(s, "{\"error\":\"" + std::string(m) + "\"}");
+           });
+  auto missing = r.Call(Ex(Verb::get, "/nope"));
+  EXPECT_EQ(missing.result(), HttpStatus::not_found);
+  EXPECT_EQ(missing.body(), R"({"error":"Not found"})");
+  auto wrong = r.Call(Ex(Verb::post, "/x"));
+  EXPECT_EQ(wrong.result(), HttpStatus::method_not_allowed);
+  EXPECT_EQ(wrong[bhttp::field::allow], "GET");
+  EXPECT_EQ(wrong.body(), R"({"error":"Method not allowed"})");
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/boom")).body(), R"({"error":"Internal server error"})");
+}
+
 TEST(RouterTest, HeadFallsBackToGet) {
   Router r = TestRouter();
   EXPECT_EQ(r.Call(Ex(Verb::head, "/streams/x")).result(), HttpStatus::ok);

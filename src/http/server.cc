@@ -192,7 +192,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     keep_alive_ = false;
     head_ = false;
     if (started_ == std::chrono::steady_clock::time_point{}) started_ = std::chrono::steady_clock::now();
-    Write(ErrorResponse(status, message));
+    Write(core_->router.FormatError(status, message));
   }
 
   std::string NewRequestId(std::string_view from_client) {
@@ -248,7 +248,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       refusal = handler(ex, ws);
     } catch (const std::exception& e) {
       spdlog::error("websocket handler threw: {}", e.what());
-      refusal = ErrorResponse(HttpStatus::internal_server_error, "Internal server error");
+      refusal = core_->router.FormatError(HttpStatus::internal_server_error, "Internal server error");
     }
     if (refusal) {
       keep_alive_ = false;
