@@ -284,6 +284,9 @@ TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
       {http::Verb::put, "/api/settings/dark_mode", R"({"value":[1]})", {}, 400},
       {http::Verb::put, "/api/settings/dark_mode", R"({})", {}, 400},
       {http::Verb::post, "/api/contacts", tx_ok, {{"Authorization", "Bearer nope"}}, 401},
+      {http::Verb::patch, "/api/contacts/" + c, R"({"name":"x"})", {}, 405},
+      {http::Verb::post, "/api/no-such-thing", "{}", {}, 404},
+      {http::Verb::post, "/api/contacts", std::string(2u << 20, ' '), {}, 413},
   };
   for (const auto& row : rows) {
     auto r = alice_->Do(row.method, row.path, json(), row.headers, &row.body);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/error_mapping.h"
 #include "client/client_factory.h"
 #include "http/metrics.h"
 
@@ -39,7 +40,10 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   deps.read_your_writes_timeout = config.read_your_writes;
   deps.allow_registration = config.allow_registration;
   app->api_ = std::make_unique<Api>(deps);
-  app->router_ = std::make_unique<http::Router>(app->api_->Routes());
+  // Every error body of the API is {"error": ...}, also for what the router answers itself.
+  app->router_ = std::make_unique<http::Router>(
+      app->api_->Routes(),
+      [](http::HttpStatus status, std::string_view message) { return JsonError(status, message); });
   return app;
 }
 
