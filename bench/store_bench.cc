@@ -12,6 +12,7 @@
 // --no-sync skips fdatasync (Options::sync = false): the CPU cost alone, not durable.
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -317,6 +318,41 @@ void BenchReads(const Config& c, const std::string& folder, uint64_t events) {
   std::fflush(stdout);
 }
 
+// Reopen after the writing process died without closing the store: the index's memtables
+// (no WAL) are lost and the tail of the log past the index's checkpoints is re-indexed.
+void BenchReopenAfterKill(const Config& c, uint64_t events) {
+  std::vector<double> ms;
+  for (int r = 0; r < c.repeats; ++r) {
+    const std::string folder = Fresh(c, "killed");
+    std::fflush(stdout);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      auto store = OpenStore(folder, /*sync=*/false);
+      auto tmpl = Batch(100, 0);
+      for (uint64_t b = 0; b < events / 100; ++b) {
+        auto batch = tmpl;
+        for (auto& e : batch) e.id = dt::Uuid::Random();
+        if (!store->Append("debts-" + std::to_string(b % 1000), kExpectedAny, std::move(batch)).ok()) ::_exit(1);
+      }
+      ::_exit(0);  // no Close(): as if killed
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "the filling child failed\n");
+      std::exit(1);
+    }
+    auto t0 = Clock::now();
+    auto store = OpenStore(folder);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    store.reset();
+    std::filesystem::remove_all(folder);
+  }
+  std::printf("| reopen after the writer died without closing, %llu events | %.0f ms |\n",
+              static_cast<unsigned long long>(events), Median(ms));
+  std::fflush(stdout);
+}
+
 void BenchReopen(const Config& c, const std::string& folder, uint64_t events) {
   std::vector<double> ms;
   for (int r = 0; r < c.repeats; ++r) {
@@ -393,6 +429,7 @@ int main(int argc, char** argv) {
         if (first) std::printf("\n| reopen | time (median) |\n|---|---:|\n");
         BenchReopen(c, folder, n);
       }
+      if (c.Want("reopen") && n <= 1000000) BenchReopenAfterKill(c, n);
       first = false;
       std::filesystem::remove_all(folder);
     }

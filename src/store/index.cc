@@ -276,6 +276,13 @@ Status Index::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(wo, batch), "write");
 }
 
+Status Index::FlushInBackground() {
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;
+  return FromRocks(db_->Flush(fo, handles_), "flush");
+}
+
 Status Index::Flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;

@@ -96,6 +96,8 @@ class Index {
   // Persists the memtable (the index survives a crash up to its checkpoint without it too,
   // but reopening is faster after a flush).
   Status Flush();
+  // Starts persisting the memtables without waiting (bounds the re-indexing after a crash).
+  Status FlushInBackground();
 
  private:
   Index(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles);

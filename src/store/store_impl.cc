@@ -18,6 +18,7 @@ constexpr size_t kReindexBatchRecords = 20000;
 constexpr auto kChkSyncInterval = std::chrono::seconds(1);
 constexpr size_t kMaxDirtyStates = 16384;                 // states kept only in memory at most
 constexpr auto kStateFlushInterval = std::chrono::seconds(1);
+constexpr uint64_t kIndexFlushBytes = 128ull << 20;       // of log between index flushes
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -103,6 +104,7 @@ Status StoreImpl::OpenImpl() {
   DT_RETURN_IF_ERROR(FlushStates(rec.end, /*force=*/true));
 
   head_.store(rec.end, std::memory_order_release);
+  last_index_flush_ = rec.end;
   DT_RETURN_IF_ERROR(log_->SaveCheckpoint(rec.end, true));
   last_chk_sync_ = std::chrono::steady_clock::now();
   writer_ = std::thread([this] { WriterLoop(); });
@@ -614,6 +616,13 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
         if (DirtyCount() >= kMaxDirtyStates || now_steady - last_state_flush_ >= kStateFlushInterval) {
           Status f = FlushStates(pos, false);
           if (!f.ok()) Fail(f);
+          // Without a WAL, whatever the memtables hold is re-indexed after a crash: persist
+          // them every so often so that stays short.
+          if (f.ok() && pos - last_index_flush_ >= kIndexFlushBytes) {
+            f = index_->FlushInBackground();
+            if (!f.ok()) Fail(f);
+            last_index_flush_ = pos;
+          }
         }
       }
     }

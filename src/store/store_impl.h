@@ -152,6 +152,7 @@ class StoreImpl final : public Store {
   std::vector<Planned> planned_;
   std::chrono::steady_clock::time_point last_chk_sync_;
   std::chrono::steady_clock::time_point last_state_flush_;
+  Position last_index_flush_ = 0;  // log position at the last index memtable flush
   struct Dirty {
     StatePtr persisted;  // what the index holds (null: nothing)
     StatePtr current;
