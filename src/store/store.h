@@ -189,13 +189,17 @@ class Store {
 
   // Reads up to max_count events of a stream starting at `from` (inclusive). For backward
   // reads from = -1 means "from the last event". Metadata ($maxCount, $maxAge, $tb) is
-  // applied. Errors: kStreamNotFound, kStreamDeleted.
+  // applied. Errors: kStreamNotFound (missing or soft-deleted), kStreamDeleted (tombstoned),
+  // kCorruption (a damaged record: the message names file and offset).
   virtual Result<StreamSlice> ReadStream(std::string_view stream, int64_t from, size_t max_count,
                                          Direction direction) = 0;
   // One event; number = -1 means the last. Errors: kStreamNotFound, kStreamDeleted, kNotFound.
   virtual Result<RecordedEvent> ReadEvent(std::string_view stream, int64_t number) = 0;
   // Reads $all. Forward: events with position >= from. Backward: events with position < from
-  // (from = UINT64_MAX: from the end). Every record, system events included.
+  // (from = UINT64_MAX: from the end). Every record, system events included; metadata is
+  // not applied. `from` must be 0, a position the store handed out (an event's position or
+  // a next_position) or at least HeadPosition(); another one is kInvalidArgument.
+  // A damaged record answers kCorruption naming the segment file and offset.
   virtual Result<AllSlice> ReadAll(Position from, size_t max_count, Direction direction) = 0;
 
   virtual Result<StreamInfo> GetStreamInfo(std::string_view stream) = 0;
