@@ -271,6 +271,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     res.keep_alive(keep);
     res.set(bhttp::field::server, core_->options.server_name);
     res.set("X-Request-Id", request_id_);
+    if (core_->options.decorate) core_->options.decorate(res);
     if (head_) {
       size_t len = res.body().size();
       res.body().clear();

@@ -20,6 +20,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -56,6 +57,8 @@ struct ServerOptions {
   std::string server_name = "dt";  // the Server header
   bool access_log = true;          // one log line per request (access_log.h)
   Registry* metrics = nullptr;     // where to count requests and connections; may be null
+  // Called on every response just before it is written (e.g. to add CORS headers).
+  std::function<void(Response&)> decorate;
   WebSocketOptions websocket;
 };
 

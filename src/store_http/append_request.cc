@@ -1,0 +1,167 @@
+#include "store_http/append_request.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "store_http/atom.h"
+
+namespace dt::store_http {
+
+using http::ErrorResponse;
+using http::HttpStatus;
+using nlohmann::json;
+
+std::optional<std::string_view> EsHeader(const http::Exchange& ex, std::string_view name) {
+  std::string es = fmt::format("ES-{}", name);
+  auto it = ex.request.find(es);
+  if (it == ex.request.end()) it = ex.request.find(fmt::format("Kurrent-{}", name));
+  if (it == ex.request.end()) return std::nullopt;
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+Result<int64_t> ParseExpectedVersion(const http::Exchange& ex) {
+  auto h = EsHeader(ex, "ExpectedVersion");
+  if (!h) return store::kExpectedAny;
+  std::string_view v = *h;
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  bool ok = ec == std::errc() && p == v.data() + v.size() && !v.empty();
+  if (!ok || (n < 0 && n != store::kExpectedAny && n != store::kExpectedNoStream &&
+              n != store::kExpectedStreamExists)) {
+    return Status::InvalidArgument(
+        fmt::format("ES-ExpectedVersion header in wrong format: '{}' (use -2 any, -1 no stream, "
+                    "-4 stream exists, or an event number >= 0)", std::string(v.substr(0, 40))));
+  }
+  return n;
+}
+
+std::string BaseUrl(const http::Exchange& ex, std::string_view fallback_host) {
+  std::string_view host = ex.Header("Host");
+  bool sane = !host.empty() && host.size() < 256;
+  for (char c : host) {
+    if (c <= 0x20 || c >= 0x7f || c == '/' || c == '"' || c == '\\') sane = false;
+  }
+  return fmt::format("http://{}", sane ? host : fallback_host);
+}
+
+namespace {
+
+std::string MediaType(std::string_view content_type) {
+  std::string out;
+  for (char c : content_type.substr(0, content_type.find(';'))) {
+    if (c != ' ' && c != '\t') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+// data/metadata of a JSON event: objects and arrays are stored as JSON text; a string is
+// stored as its characters; null or absent is empty.
+std::string BodyOf(const json& v, bool* is_json) {
+  if (v.is_null()) return {};
+  if (v.is_string()) {
+    *is_json = false;
+    return v.get<std::string>();
+  }
+  return v.dump();
+}
+
+http::Response Bad(std::string_view message) { return ErrorResponse(HttpStatus::bad_request, message); }
+
+}  // namespace
+
+std::variant<AppendRequest, http::Response> ParseAppendRequest(
+    const http::Exchange& ex, std::string_view stream, std::optional<Uuid> id_from_path,
+    size_t max_event_bytes, std::string_view base) {
+  if (stream.empty()) return Bad("Stream name is empty");
+  if (stream == "$all") return Bad("Cannot write to $all");
+  AppendRequest req;
+  auto ev = ParseExpectedVersion(ex);
+  if (!ev.ok()) return Bad(ev.status().message());
+  req.expected_version = *ev;
+
+  const std::string media = MediaType(ex.Header("Content-Type"));
+  const std::string& body = ex.request.body();
+  auto too_large = [&](size_t bytes) {
+    return ErrorResponse(HttpStatus::payload_too_large,
+                         fmt::format("Event too large: {} bytes (limit {} bytes per event)", bytes,
+                                     max_event_bytes));
+  };
+
+  if (media == "application/vnd.eventstore.events+json" || media == "application/vnd.kurrent.events+json") {
+    json arr = json::parse(body, nullptr, false);
+    if (arr.is_discarded()) return Bad("Write request body invalid: malformed JSON");
+    if (!arr.is_array()) return Bad("Write request body invalid: expected a JSON array of events");
+    if (arr.empty()) return Bad("Write request body invalid: no events");
+    req.events.reserve(arr.size());
+    for (size_t i = 0; i < arr.size(); ++i) {
+      const json& e = arr[i];
+      if (!e.is_object()) return Bad(fmt::format("Write request body invalid: event {} is not an object", i));
+      auto id_it = e.find("eventId");
+      if (id_it == e.end() || !id_it->is_string())
+        return Bad(fmt::format("Write request body invalid: event {} has no eventId", i));
+      auto id = Uuid::Parse(id_it->get<std::string>());
+      if (!id || id->IsNil())
+        return Bad(fmt::format("Write request body invalid: eventId '{}' of event {} is not a UUID",
+                               id_it->get<std::string>().substr(0, 64), i));
+      auto type_it = e.find("eventType");
+      if (type_it == e.end() || !type_it->is_string() || type_it->get<std::string>().empty())
+        return Bad(fmt::format("Write request body invalid: event {} has no eventType", i));
+      store::EventData d;
+      d.id = *id;
+      d.type = type_it->get<std::string>();
+      d.is_json = true;
+      if (auto it = e.find("data"); it != e.end()) d.data = BodyOf(*it, &d.is_json);
+      bool meta_json = true;
+      if (auto it = e.find("metadata"); it != e.end()) d.metadata = BodyOf(*it, &meta_json);
+      if (d.data.size() + d.metadata.size() > max_event_bytes) return too_large(d.data.size() + d.metadata.size());
+      req.events.push_back(std::move(d));
+    }
+    return req;
+  }
+
+  bool is_json = media == "application/json" || media == "text/json";
+  if (!is_json && media != "application/octet-stream") {
+    if (media.find("xml") != std::string::npos) {
+      return ErrorResponse(HttpStatus::unsupported_media_type, "Unsupported Media Type: XML is not supported, use JSON");
+    }
+    return ErrorResponse(HttpStatus::unsupported_media_type,
+                         fmt::format("Unsupported Media Type '{}': use application/vnd.eventstore.events+json, "
+                                     "application/json or application/octet-stream",
+                                     media.substr(0, 80)));
+  }
+  auto type = EsHeader(ex, "EventType");
+  if (!type || type->empty()) {
+    return Bad("Must include an event type with the request either in body or as ES-EventType header.");
+  }
+  std::optional<Uuid> id = id_from_path;
+  if (!id) {
+    if (auto h = EsHeader(ex, "EventId")) {
+      id = Uuid::Parse(*h);
+      if (!id || id->IsNil()) return Bad("ES-EventId header in wrong format: not a UUID");
+    }
+  }
+  if (body.size() > max_event_bytes) return too_large(body.size());
+  if (is_json && json::parse(body, nullptr, false).is_discarded()) {
+    return Bad("Write request body invalid: malformed JSON");
+  }
+  if (!id) {
+    http::Response r = http::MakeResponse(HttpStatus::temporary_redirect, {}, "text/plain; charset=utf-8");
+    r.reason("Temporary Redirect");
+    r.set(http::bhttp::field::location,
+          fmt::format("{}/incoming/{}", StreamUrl(base, stream), Uuid::Random().ToString()));
+    return r;
+  }
+  store::EventData d;
+  d.id = *id;
+  d.type = std::string(*type);
+  d.data = body;
+  d.is_json = is_json;
+  req.events.push_back(std::move(d));
+  return req;
+}
+
+}  // namespace dt::store_http

@@ -1,0 +1,43 @@
+// Parsing of append requests (POST /streams/{stream}) and of the ES-/Kurrent- request
+// headers. Pure functions over an http::Exchange, so the fuzz target drives them
+// directly.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "common/uuid.h"
+#include "http/exchange.h"
+#include "store/store.h"
+
+namespace dt::store_http {
+
+// The value of "ES-<name>" or, when absent, "Kurrent-<name>"; nullopt when neither is set.
+std::optional<std::string_view> EsHeader(const http::Exchange& ex, std::string_view name);
+
+// ES-ExpectedVersion: absent → any (-2); -2, -1, -4 or N >= 0; anything else kInvalidArgument.
+Result<int64_t> ParseExpectedVersion(const http::Exchange& ex);
+
+struct AppendRequest {
+  int64_t expected_version = store::kExpectedAny;
+  std::vector<store::EventData> events;
+};
+
+// The append the request asks for, or the response to give at once: 307 to
+// {base}/streams/{stream}/incoming/{uuid} for a single event without an id, 400 for
+// malformed input, 413 for an event over max_event_bytes, 415 for another content type.
+// `id_from_path` is the {id} of /streams/{stream}/incoming/{id}.
+std::variant<AppendRequest, http::Response> ParseAppendRequest(
+    const http::Exchange& ex, std::string_view stream, std::optional<Uuid> id_from_path,
+    size_t max_event_bytes, std::string_view base);
+
+// "http://<Host header>", or "http://<fallback>" without one.
+std::string BaseUrl(const http::Exchange& ex, std::string_view fallback_host);
+
+}  // namespace dt::store_http

@@ -1,0 +1,613 @@
+#include "store_http/service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "http/basic_auth.h"
+#include "http/url.h"
+#include "store_http/append_request.h"
+#include "store_http/atom.h"
+#include "store_http/error_mapping.h"
+#include "store_http/web_assets.h"
+
+namespace dt::store_http {
+
+using http::ErrorResponse;
+using http::Exchange;
+using http::HttpStatus;
+using http::Reply;
+using http::Response;
+using http::Verb;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxPage = 4096;
+constexpr char kAtomJson[] = "application/vnd.eventstore.atom+json";
+constexpr char kKurrentAtomJson[] = "application/vnd.kurrent.atom+json";
+constexpr char kJson[] = "application/json";
+
+// The response media type: ?format=json, else the first JSON type named in Accept, else
+// EventStoreDB's atom+json.
+std::string Negotiate(const Exchange& ex) {
+  if (auto f = ex.Query("format"); f && (*f == "json" || *f == "atom+json")) {
+    return *f == "json" ? kJson : kAtomJson;
+  }
+  std::string_view accept = ex.Header("Accept");
+  size_t best = std::string_view::npos;
+  std::string chosen = kAtomJson;
+  for (const char* t : {kAtomJson, kKurrentAtomJson, kJson}) {
+    size_t at = accept.find(t);
+    if (at != std::string_view::npos && (best == std::string_view::npos || at < best)) {
+      best = at;
+      chosen = t;
+    }
+  }
+  return chosen;
+}
+
+Response JsonWithType(HttpStatus status, const json& body, const std::string& media) {
+  return http::MakeResponse(status, body.dump(), media + "; charset=utf-8");
+}
+
+// ETag "{version};{hash of the media type}", as EventStoreDB forms it.
+std::string ETagFor(int64_t version, const std::string& media) {
+  uint32_t h = 2166136261u;
+  for (char c : media) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return fmt::format("{};{}", version, static_cast<int32_t>(h & 0x7fffffff));
+}
+
+bool MatchesIfNoneMatch(const Exchange& ex, const std::string& etag) {
+  std::string_view inm = ex.Header("If-None-Match");
+  return !inm.empty() && inm.find("\"" + etag + "\"") != std::string_view::npos;
+}
+
+void SetCaching(Response& r, const std::string& etag, bool immutable) {
+  r.set(http::bhttp::field::cache_control,
+        immutable ? "max-age=31536000, public" : "max-age=0, no-cache, must-revalidate");
+  r.set(http::bhttp::field::vary, "Accept");
+  if (!etag.empty()) r.set(http::bhttp::field::etag, "\"" + etag + "\"");
+}
+
+std::optional<int64_t> ParseNonNegative(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
+  return v;
+}
+
+Response NotModified() {
+  Response r = http::MakeResponse(HttpStatus::not_modified, {}, {});
+  return r;
+}
+
+}  // namespace
+
+// A page read that may long-poll: kept alive across waits.
+struct EventStoreService::ReadRequest {
+  Exchange ex;
+  Reply reply{[](Response) {}};  // replaced by the request's Reply
+  bool all = false;  // $all, else a stream
+  std::string stream;
+  std::string media;
+  std::string base;
+  Embed embed = Embed::kNone;
+  store::Direction direction = store::Direction::kForward;
+  bool from_head = false;
+  int64_t from_number = 0;
+  store::Position from_position = 0;
+  size_t count = 20;
+  std::chrono::steady_clock::time_point poll_deadline{};  // zero: no long poll
+};
+
+EventStoreService::EventStoreService(store::Store& store, ServiceOptions options,
+                                     http::Registry& metrics)
+    : store_(store),
+      options_(std::move(options)),
+      metrics_(metrics),
+      waiters_(store),
+      instance_id_(Uuid::Random().ToString()),
+      started_(std::chrono::system_clock::now()) {
+  metrics_.AddCollector([this](std::string& out) {
+    store::Stats s = store_.GetStats();
+    auto counter = [&](const char* name, const char* help, double v) {
+      http::AppendHeader(out, name, help, "counter");
+      http::AppendSample(out, name, {}, v);
+    };
+    auto gauge = [&](const char* name, const char* help, double v) {
+      http::AppendHeader(out, name, help, "gauge");
+      http::AppendSample(out, name, {}, v);
+    };
+    counter("eventstore_appends_total", "Acknowledged append requests", double(s.appends));
+    counter("eventstore_events_written_total", "Events written", double(s.events_written));
+    counter("eventstore_bytes_written_total", "Bytes written to the log", double(s.bytes_written));
+    counter("eventstore_fsyncs_total", "fdatasync calls of the log", double(s.fsyncs));
+    gauge("eventstore_events_per_fsync", "Average events made durable by one fdatasync",
+          s.fsyncs ? double(s.events_written) / double(s.fsyncs) : 0.0);
+    counter("eventstore_reads_total", "Read requests served by the engine", double(s.reads));
+    gauge("eventstore_streams", "Streams known to the index", double(s.streams));
+    gauge("eventstore_head_position", "End of the acknowledged log (bytes)", double(s.head_position));
+    gauge("eventstore_writer_failed", "1 once the writer stopped after an I/O error", s.failure.empty() ? 0 : 1);
+    const auto& bounds_us = store::Store::FsyncBucketBounds();
+    std::vector<double> bounds;
+    for (uint64_t b : bounds_us) bounds.push_back(double(b) / 1e6);
+    std::vector<uint64_t> counts = s.fsync_buckets;
+    counts.resize(bounds.size() + 1, 0);
+    http::AppendHeader(out, "eventstore_fsync_duration_seconds", "Latency of fdatasync of the log", "histogram");
+    http::AppendHistogram(out, "eventstore_fsync_duration_seconds", {}, bounds, counts,
+                          double(s.fsync_total_us) / 1e6);
+  });
+}
+
+EventStoreService::~EventStoreService() { Shutdown(); }
+
+void EventStoreService::Shutdown() { waiters_.Shutdown(); }
+
+std::vector<http::Route> EventStoreService::Routes() {
+  auto h = [this](Response (EventStoreService::*fn)(const Exchange&)) {
+    return http::Handler([this, fn](const Exchange& ex) { return (this->*fn)(ex); });
+  };
+  auto hc = [this](Response (EventStoreService::*fn)(const Exchange&) const) {
+    return http::Handler([this, fn](const Exchange& ex) { return (this->*fn)(ex); });
+  };
+  auto a = [this](void (EventStoreService::*fn)(Exchange, Reply)) {
+    return http::AsyncHandler([this, fn](Exchange ex, Reply r) { (this->*fn)(std::move(ex), std::move(r)); });
+  };
+  using http::Run;
+  return {
+      // Operations.
+      {Verb::get, "/health/live", hc(&EventStoreService::HealthLive)},
+      {Verb::head, "/health/live", hc(&EventStoreService::HealthLive)},
+      {Verb::get, "/info", hc(&EventStoreService::Info)},
+      {Verb::get, "/ping", http::Handler([](const Exchange&) {
+         return http::JsonResponse(HttpStatus::ok,
+                                   R"({"msg":"PongMessage","text":"Ping request successfully handled"})");
+       })},
+      {Verb::get, "/gossip", hc(&EventStoreService::Gossip)},
+      {Verb::get, "/stats", hc(&EventStoreService::Stats)},
+      {Verb::get, "/metrics", hc(&EventStoreService::Metrics)},
+      // Streams. More specific patterns first: the first match wins.
+      {Verb::post, "/streams/{stream}", a(&EventStoreService::Append)},
+      {Verb::post, "/streams/{stream}/incoming/{id}", a(&EventStoreService::Append)},
+      {Verb::delete_, "/streams/{stream}", h(&EventStoreService::Delete), Run::kBlocking},
+      {Verb::get, "/streams/{stream}", h(&EventStoreService::ReadHead), Run::kBlocking},
+      {Verb::get, "/streams/{stream}/metadata", h(&EventStoreService::ReadMetadata), Run::kBlocking},
+      {Verb::post, "/streams/{stream}/metadata", a(&EventStoreService::AppendMetadata)},
+      {Verb::get, "/streams/{stream}/{event}", h(&EventStoreService::ReadOne), Run::kBlocking},
+      {Verb::get, "/streams/{stream}/{from}/{direction}/{count}", a(&EventStoreService::ReadPage), Run::kBlocking},
+      {Verb::get, "/streams/{stream}/{from}/{direction}", a(&EventStoreService::ReadPage), Run::kBlocking},
+      // Web UI.
+      {Verb::get, "/", hc(&EventStoreService::WebAsset)},
+      {Verb::get, "/web/api/streams", h(&EventStoreService::ListStreams), Run::kBlocking},
+      {Verb::get, "/web/{path*}", hc(&EventStoreService::WebAsset)},
+      // CORS pre-flight for browser clients.
+      {Verb::options, "/{path*}", http::Handler([](const Exchange&) {
+         return http::MakeResponse(HttpStatus::ok, {}, {});
+       })},
+  };
+}
+
+std::optional<Response> EventStoreService::Authorize(const Exchange& ex) const {
+  if (options_.insecure) return std::nullopt;
+  auto creds = http::ParseBasicAuth(ex.Header("Authorization"));
+  // Every account is the admin account here, so "admin only" ($all, metadata) and
+  // "authenticated" are the same check.
+  if (creds && creds->user == options_.admin_user &&
+      http::ConstantTimeEquals(creds->password, options_.admin_password)) {
+    return std::nullopt;
+  }
+  Response r = http::Unauthorized("ESDB", creds ? "Invalid username or password" : "Unauthorized");
+  // Browsers show a login dialog for "Basic"; the web UI asks for none.
+  if (ex.Header("X-Requested-With") == "XMLHttpRequest") {
+    r.set(http::bhttp::field::www_authenticate, "X-Basic realm=\"ESDB\"");
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------- writes
+
+void EventStoreService::Append(Exchange ex, Reply reply) {
+  if (auto deny = Authorize(ex)) return reply(std::move(*deny));
+  std::string stream(ex.Param("stream"));
+  std::optional<Uuid> id;
+  if (!ex.Param("id").empty()) {
+    id = Uuid::Parse(ex.Param("id"));
+    if (!id || id->IsNil()) return reply(ErrorResponse(HttpStatus::bad_request, "Event id in the URL is not a UUID"));
+  }
+  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  auto parsed = ParseAppendRequest(ex, stream, id, options_.max_event_bytes, base);
+  if (auto* r = std::get_if<Response>(&parsed)) return reply(std::move(*r));
+  auto& req = std::get<AppendRequest>(parsed);
+  std::string location_prefix = StreamUrl(base, stream);
+  store_.AppendAsync(std::move(stream), req.expected_version, std::move(req.events),
+                     [reply, location_prefix](Result<store::AppendResult> r) {
+                       if (!r.ok()) return reply(ErrorToResponse(r.status()));
+                       Response res = http::MakeResponse(HttpStatus::created, {}, "text/plain; charset=utf-8");
+                       res.set(http::bhttp::field::location,
+                               fmt::format("{}/{}", location_prefix, r->first_number));
+                       reply(std::move(res));
+                     });
+}
+
+void EventStoreService::AppendMetadata(Exchange ex, Reply reply) {
+  if (auto deny = Authorize(ex)) return reply(std::move(*deny));
+  std::string stream(ex.Param("stream"));
+  if (stream.starts_with("$$")) {
+    return reply(ErrorResponse(HttpStatus::bad_request, "A metadata stream has no metadata"));
+  }
+  std::string meta_stream = "$$" + stream;
+  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  // The metadata event may come without an id (we make one: metadata writes carry their
+  // own expected version, so a retry cannot silently duplicate).
+  std::optional<Uuid> id;
+  if (!EsHeader(ex, "EventId")) id = Uuid::Random();
+  if (!EsHeader(ex, "EventType")) ex.request.set("ES-EventType", "$metadata");
+  auto parsed = ParseAppendRequest(ex, meta_stream, id, options_.max_event_bytes, base);
+  if (auto* r = std::get_if<Response>(&parsed)) return reply(std::move(*r));
+  auto& req = std::get<AppendRequest>(parsed);
+  if (req.events.size() != 1) {
+    return reply(ErrorResponse(HttpStatus::bad_request, "Write exactly one metadata event"));
+  }
+  auto& e = req.events.front();
+  json obj = json::parse(e.data, nullptr, false);
+  if (!e.is_json || obj.is_discarded() || !obj.is_object()) {
+    return reply(ErrorResponse(HttpStatus::bad_request, "Stream metadata must be a JSON object"));
+  }
+  e.type = "$metadata";
+  std::string location_prefix = StreamUrl(base, meta_stream);
+  store_.AppendAsync(std::move(meta_stream), req.expected_version, std::move(req.events),
+                     [reply, location_prefix](Result<store::AppendResult> r) {
+                       if (!r.ok()) return reply(ErrorToResponse(r.status()));
+                       Response res = http::MakeResponse(HttpStatus::created, {}, "text/plain; charset=utf-8");
+                       res.set(http::bhttp::field::location, fmt::format("{}/{}", location_prefix, r->first_number));
+                       reply(std::move(res));
+                     });
+}
+
+Response EventStoreService::Delete(const Exchange& ex) {
+  if (auto deny = Authorize(ex)) return std::move(*deny);
+  std::string stream(ex.Param("stream"));
+  if (stream == "$all") return ErrorResponse(HttpStatus::bad_request, "Cannot delete $all");
+  auto ev = ParseExpectedVersion(ex);
+  if (!ev.ok()) return ErrorToResponse(ev.status());
+  bool hard = false;
+  if (auto h = EsHeader(ex, "HardDelete")) {
+    std::string v;
+    for (char c : *h) v.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (v != "true" && v != "false") {
+      return ErrorResponse(HttpStatus::bad_request, "ES-HardDelete header in wrong format: use true or false");
+    }
+    hard = v == "true";
+  }
+  auto r = store_.Delete(stream, *ev, hard);
+  if (!r.ok()) return ErrorToResponse(r.status());
+  Response res = http::MakeResponse(HttpStatus::no_content, {}, {});
+  res.reason("Stream deleted");
+  return res;
+}
+
+// ---------------------------------------------------------------------------- reads
+
+Response EventStoreService::ReadHead(const Exchange& ex) {
+  // GET /streams/{stream} = the newest page: head, backward, 20.
+  // A backward read never waits, so the Reply is called before ReadPage returns.
+  Exchange page = ex;
+  page.params.emplace_back("from", "head");
+  page.params.emplace_back("direction", "backward");
+  page.params.emplace_back("count", "20");
+  std::optional<Response> out;
+  ReadPage(std::move(page), Reply([&out](Response res) { out = std::move(res); }));
+  return out ? std::move(*out) : ErrorResponse(HttpStatus::internal_server_error, "No response");
+}
+
+void EventStoreService::ReadPage(Exchange ex, Reply reply) {
+  auto r = std::make_shared<ReadRequest>();
+  std::string stream(ex.Param("stream"));
+  r->all = stream == "$all";
+  // $all needs the admin account; with one account that is any authenticated user.
+  if (auto deny = Authorize(ex)) return reply(std::move(*deny));
+  std::string_view dir = ex.Param("direction");
+  if (dir == "forward") {
+    r->direction = store::Direction::kForward;
+  } else if (dir == "backward") {
+    r->direction = store::Direction::kBackward;
+  } else {
+    return reply(ErrorResponse(HttpStatus::not_found, "Not Found"));
+  }
+  std::string_view count = ex.Param("count");
+  if (count.empty()) count = "20";
+  auto n = ParseNonNegative(count);
+  if (!n || *n == 0 || *n > static_cast<int64_t>(kMaxPage)) {
+    return reply(ErrorResponse(HttpStatus::bad_request,
+                               fmt::format("Invalid count '{}': use 1 to {}", std::string(count.substr(0, 30)), kMaxPage)));
+  }
+  r->count = static_cast<size_t>(*n);
+  std::string_view from = ex.Param("from");
+  if (from == "head") {
+    if (r->direction == store::Direction::kForward && !r->all) {
+      return reply(ErrorResponse(HttpStatus::bad_request, "Cannot read forward from head: use an event number"));
+    }
+    r->from_head = true;
+  } else if (r->all) {
+    auto p = ParseAllPosition(from);
+    if (!p) {
+      return reply(ErrorResponse(HttpStatus::bad_request,
+                                 "Invalid $all position: use 32 hex digits (commit + prepare) or head"));
+    }
+    r->from_position = *p;
+  } else {
+    auto v = ParseNonNegative(from);
+    if (!v) {
+      return reply(ErrorResponse(HttpStatus::bad_request,
+                                 fmt::format("Invalid event number '{}': use a number >= 0 or head",
+                                             std::string(from.substr(0, 30)))));
+    }
+    r->from_number = *v;
+  }
+  if (auto lp = EsHeader(ex, "LongPoll")) {
+    auto secs = ParseNonNegative(*lp);
+    if (!secs) return reply(ErrorResponse(HttpStatus::bad_request, "ES-LongPoll header in wrong format: use seconds"));
+    auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(*secs), options_.max_long_poll);
+    if (wait.count() > 0 && r->direction == store::Direction::kForward) {
+      r->poll_deadline = std::chrono::steady_clock::now() + wait;
+    }
+  }
+  r->stream = std::move(stream);
+  r->media = Negotiate(ex);
+  r->embed = ParseEmbed(ex.Query("embed"));
+  r->base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  r->ex = std::move(ex);
+  r->reply = std::move(reply);
+  RunRead(std::move(r));
+}
+
+void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
+  const store::Position head_before = store_.HeadPosition();
+  auto now = std::chrono::steady_clock::now();
+  bool may_wait = r->poll_deadline > now && r->ex.executor;
+  auto wait_then_retry = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(r->poll_deadline - now);
+    waiters_.Wait(head_before, left, r->ex.executor, [this, r](bool committed) {
+      if (!committed) r->poll_deadline = {};  // time is up: answer with what there is
+      RunRead(r);
+    });
+  };
+
+  if (r->all) {
+    store::Position from = r->from_head ? head_before : r->from_position;
+    auto slice = store_.ReadAll(from, r->count, r->direction);
+    if (!slice.ok()) return r->reply(ErrorToResponse(slice.status()));
+    if (slice->events.empty() && may_wait) return wait_then_retry();
+    bool head = r->direction == store::Direction::kBackward ? r->from_head : slice->end_of_log;
+    std::string etag = head ? ETagFor(static_cast<int64_t>(head_before), r->media) : "";
+    if (!etag.empty() && MatchesIfNoneMatch(r->ex, etag)) return r->reply(NotModified());
+    AllFeedArgs args{r->base, &*slice, from, r->count, r->direction, head, r->embed};
+    json feed = AllFeed(args);
+    Response res = JsonWithType(HttpStatus::ok, feed, r->media);
+    SetCaching(res, etag, !head);
+    return r->reply(std::move(res));
+  }
+
+  int64_t from = r->from_head ? -1 : r->from_number;
+  auto slice = store_.ReadStream(r->stream, from, r->count, r->direction);
+  if (!slice.ok()) {
+    if (slice.status().Is(Code::kStreamNotFound) && may_wait) return wait_then_retry();
+    return r->reply(ErrorToResponse(slice.status()));
+  }
+  if (slice->events.empty() && may_wait) return wait_then_retry();
+  const int64_t last = slice->last_number;
+  int64_t resolved_from = r->from_head ? last : r->from_number;
+  bool head_of_stream;
+  bool immutable;
+  if (r->direction == store::Direction::kBackward) {
+    head_of_stream = r->from_head || resolved_from >= last;
+    immutable = !head_of_stream;
+  } else {
+    head_of_stream = slice->end_of_stream;
+    immutable = last + 1 >= r->from_number + static_cast<int64_t>(r->count);
+  }
+  std::string etag = immutable ? "" : ETagFor(last, r->media);
+  if (!etag.empty() && MatchesIfNoneMatch(r->ex, etag)) return r->reply(NotModified());
+  StreamFeedArgs args;
+  args.base = r->base;
+  args.stream = r->stream;
+  args.slice = &*slice;
+  args.from = resolved_from;
+  args.count = r->count;
+  args.direction = r->direction;
+  args.head_of_stream = head_of_stream;
+  args.etag = head_of_stream ? ETagFor(last, r->media) : "";
+  args.embed = r->embed;
+  Response res = JsonWithType(HttpStatus::ok, StreamFeed(args), r->media);
+  SetCaching(res, etag, immutable);
+  r->reply(std::move(res));
+}
+
+Response EventStoreService::ReadOne(const Exchange& ex) {
+  if (auto deny = Authorize(ex)) return std::move(*deny);
+  std::string stream(ex.Param("stream"));
+  std::string_view ev = ex.Param("event");
+  int64_t number = -1;
+  if (ev != "head") {
+    auto v = ParseNonNegative(ev);
+    if (!v) {
+      return ErrorResponse(HttpStatus::bad_request,
+                           fmt::format("Invalid event number '{}': use a number >= 0 or head",
+                                       std::string(ev.substr(0, 30))));
+    }
+    number = *v;
+  }
+  if (stream == "$all") return ErrorResponse(HttpStatus::bad_request, "Read $all with /streams/$all/{position}/forward/{count}");
+  auto e = store_.ReadEvent(stream, number);
+  if (!e.ok()) return ErrorToResponse(e.status());
+  std::string media = Negotiate(ex);
+  Response res;
+  if (media == kJson) {
+    res = http::MakeResponse(HttpStatus::ok, e->data,
+                             e->is_json ? "application/json; charset=utf-8" : "application/octet-stream");
+  } else {
+    std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+    res = JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
+  }
+  std::string etag = number < 0 ? ETagFor(e->number, media) : "";
+  if (!etag.empty() && MatchesIfNoneMatch(ex, etag)) return NotModified();
+  SetCaching(res, etag, number >= 0);
+  return res;
+}
+
+Response EventStoreService::ReadMetadata(const Exchange& ex) {
+  if (auto deny = Authorize(ex)) return std::move(*deny);
+  std::string stream(ex.Param("stream"));
+  std::string media = Negotiate(ex);
+  if (media == kJson) {
+    auto m = store_.GetMetadata(stream);
+    if (!m.ok()) return ErrorToResponse(m.status());
+    return http::JsonResponse(HttpStatus::ok, m->json.empty() ? "{}" : m->json);
+  }
+  auto e = store_.ReadEvent("$$" + stream, -1);
+  if (!e.ok()) {
+    if (e.status().Is(Code::kStreamNotFound) || e.status().Is(Code::kNotFound)) {
+      return JsonWithType(HttpStatus::ok, json::object(), media);
+    }
+    return ErrorToResponse(e.status());
+  }
+  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  return JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
+}
+
+Response EventStoreService::ListStreams(const Exchange& ex) {
+  if (auto deny = Authorize(ex)) return std::move(*deny);
+  std::string search = ex.Query("search").value_or("");
+  auto offset = ParseNonNegative(ex.Query("offset").value_or("0"));
+  auto limit = ParseNonNegative(ex.Query("limit").value_or("50"));
+  if (!offset || !limit || *limit == 0 || *limit > 1000) {
+    return ErrorResponse(HttpStatus::bad_request, "offset must be >= 0 and limit 1 to 1000");
+  }
+  bool system = ex.Query("system") == "true";
+  auto list = store_.ListStreams(search, static_cast<size_t>(*offset), static_cast<size_t>(*limit) + 1, system);
+  if (!list.ok()) return ErrorToResponse(list.status());
+  json out = json::object();
+  json arr = json::array();
+  bool more = list->size() > static_cast<size_t>(*limit);
+  if (more) list->pop_back();
+  for (const auto& s : *list) {
+    arr.push_back(json{{"streamId", s.stream},
+                       {"lastEventNumber", s.last_number},
+                       {"eventCount", s.last_number + 1},
+                       {"lastWritten", FormatTime(s.last_written_us)},
+                       {"deleted", s.soft_deleted || s.tombstoned}});
+  }
+  out["streams"] = std::move(arr);
+  out["hasMore"] = more;
+  return http::JsonResponse(HttpStatus::ok, out.dump());
+}
+
+// ---------------------------------------------------------------------------- operations
+
+Response EventStoreService::HealthLive(const Exchange& ex) const {
+  // The guide promises 200; ?liveCode= picks another, as KurrentDB allows.
+  unsigned code = 200;
+  if (auto c = ex.Query("liveCode")) {
+    auto v = ParseNonNegative(*c);
+    if (!v || *v < 200 || *v > 599) return ErrorResponse(HttpStatus::bad_request, "liveCode must be an HTTP status code");
+    code = static_cast<unsigned>(*v);
+  }
+  Response r{static_cast<HttpStatus>(code), 11};
+  r.set(http::bhttp::field::cache_control, "no-cache");
+  r.prepare_payload();
+  return r;
+}
+
+Response EventStoreService::Info(const Exchange&) const {
+  json j = {{"dbVersion", options_.version},
+            {"esVersion", options_.version},
+            {"state", "leader"},
+            {"features", {{"projections", false}, {"userManagement", false}, {"atomPub", true}}},
+            {"authentication",
+             {{"type", options_.insecure ? "insecure" : "internal"}, {"properties", json::object()}}}};
+  return http::JsonResponse(HttpStatus::ok, j.dump());
+}
+
+Response EventStoreService::Gossip(const Exchange&) const {
+  auto head = static_cast<int64_t>(store_.HeadPosition());
+  json member = {{"instanceId", instance_id_},
+                 {"timeStamp", FormatTime(std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count())},
+                 {"state", "Leader"},
+                 {"isAlive", true},
+                 {"internalTcpIp", options_.listen_address},
+                 {"internalTcpPort", 0},
+                 {"internalSecureTcpPort", 0},
+                 {"externalTcpIp", options_.listen_address},
+                 {"externalTcpPort", 0},
+                 {"externalSecureTcpPort", 0},
+                 {"httpEndPointIp", options_.listen_address},
+                 {"httpEndPointPort", options_.port},
+                 {"lastCommitPosition", head},
+                 {"writerCheckpoint", head},
+                 {"chaserCheckpoint", head},
+                 {"epochPosition", 0},
+                 {"epochNumber", 0},
+                 {"epochId", "00000000-0000-0000-0000-000000000000"},
+                 {"nodePriority", 0},
+                 {"isReadOnlyReplica", false}};
+  json j = {{"members", json::array({member})},
+            {"serverIp", options_.listen_address},
+            {"serverPort", options_.port}};
+  return http::JsonResponse(HttpStatus::ok, j.dump());
+}
+
+Response EventStoreService::Stats(const Exchange&) const {
+  store::Stats s = store_.GetStats();
+  long rss_pages = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0;
+    statm >> size >> rss_pages;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_);
+  json j = {
+      {"proc",
+       {{"startTime", FormatTime(std::chrono::duration_cast<std::chrono::microseconds>(started_.time_since_epoch()).count())},
+        {"id", static_cast<int64_t>(getpid())},
+        {"mem", static_cast<int64_t>(rss_pages) * page},
+        {"uptimeSeconds", uptime.count()},
+        {"threadsCount", static_cast<int64_t>(std::thread::hardware_concurrency())}}},
+      {"sys", {{"cpuCount", static_cast<int64_t>(std::thread::hardware_concurrency())}}},
+      {"es",
+       {{"writer",
+         {{"appends", s.appends},
+          {"eventsWritten", s.events_written},
+          {"bytesWritten", s.bytes_written},
+          {"fsyncs", s.fsyncs},
+          {"fsyncTotalMicroseconds", s.fsync_total_us},
+          {"headPosition", s.head_position},
+          {"failure", s.failure}}},
+        {"reads", s.reads},
+        {"streams", s.streams}}}};
+  return http::JsonResponse(HttpStatus::ok, j.dump());
+}
+
+Response EventStoreService::Metrics(const Exchange&) const {
+  return http::MakeResponse(HttpStatus::ok, metrics_.Render(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+Response EventStoreService::WebAsset(const Exchange& ex) const {
+  std::string path(ex.Param("path"));
+  if (path.empty()) path = "index.html";
+  const auto* asset = FindWebAsset(path);
+  if (!asset) return ErrorResponse(HttpStatus::not_found, "Not Found");
+  Response r = http::MakeResponse(HttpStatus::ok, std::string(asset->data), asset->content_type);
+  r.set(http::bhttp::field::cache_control, "no-cache");
+  return r;
+}
+
+}  // namespace dt::store_http

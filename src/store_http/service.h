@@ -1,0 +1,78 @@
+// EventStoreService: the EventStoreDB HTTP API (AtomPub streams, $all, metadata,
+// deletes, operations endpoints) and the web UI over one store::Store.
+//
+// What it is for: dt-eventstore serves Routes() with http::Server; tests call the same
+// routes through http::Router::Call without sockets, or over real sockets.
+// Facts honoured: ../shared/docs/eventstore-http-api.md; failures become HTTP responses
+// only in error_mapping.cc.
+//
+// Thread-safety: handlers run concurrently on I/O and worker threads; the service holds
+// no mutable state but counters and the long-poll waiters (both thread-safe).
+// Lifetime: the Store and the Registry must outlive the service; call Shutdown() before
+// stopping the server so long polls answer at once.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/metrics.h"
+#include "http/router.h"
+#include "store/store.h"
+#include "store_http/commit_waiters.h"
+
+namespace dt::store_http {
+
+struct ServiceOptions {
+  bool insecure = false;                   // no authentication at all
+  std::string admin_user = "admin";
+  std::string admin_password = "changeit";
+  size_t max_event_bytes = 4u << 20;       // one event over HTTP (data + metadata)
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 2113;                    // for /gossip and URLs without a Host header
+  std::string version = "0.1.0";
+  std::chrono::seconds max_long_poll{300};
+};
+
+class EventStoreService {
+ public:
+  EventStoreService(store::Store& store, ServiceOptions options, http::Registry& metrics);
+  ~EventStoreService();
+
+  // The whole route table of the server.
+  std::vector<http::Route> Routes();
+  // Answers pending long polls (with what they have) and refuses new waits.
+  void Shutdown();
+
+ private:
+  struct ReadRequest;
+
+  std::optional<http::Response> Authorize(const http::Exchange& ex) const;
+
+  void Append(http::Exchange ex, http::Reply reply);
+  void AppendMetadata(http::Exchange ex, http::Reply reply);
+  http::Response Delete(const http::Exchange& ex);
+  http::Response ReadHead(const http::Exchange& ex);
+  void ReadPage(http::Exchange ex, http::Reply reply);
+  void RunRead(std::shared_ptr<ReadRequest> r);
+  http::Response ReadOne(const http::Exchange& ex);
+  http::Response ReadMetadata(const http::Exchange& ex);
+  http::Response ListStreams(const http::Exchange& ex);
+
+  http::Response HealthLive(const http::Exchange& ex) const;
+  http::Response Info(const http::Exchange& ex) const;
+  http::Response Gossip(const http::Exchange& ex) const;
+  http::Response Stats(const http::Exchange& ex) const;
+  http::Response Metrics(const http::Exchange& ex) const;
+  http::Response WebAsset(const http::Exchange& ex) const;
+
+  store::Store& store_;
+  const ServiceOptions options_;
+  http::Registry& metrics_;
+  CommitWaiters waiters_;
+  const std::string instance_id_;
+  const std::chrono::system_clock::time_point started_;
+};
+
+}  // namespace dt::store_http
