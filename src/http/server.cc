@@ -286,12 +286,36 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     res_ = std::make_unique<Response>(std::move(res));
     stream_.expires_after(core_->options.write_timeout);
+    bool unread_input = !keep && parser_ && !parser_->is_done();
     bhttp::async_write(stream_, *res_,
-                       [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                       [self = shared_from_this(), keep, unread_input](beast::error_code ec, size_t) {
                          self->res_.reset();
-                         if (ec || !keep) return self->Close();
+                         if (ec) return self->Close();
+                         if (unread_input) return self->Linger();
+                         if (!keep) return self->Close();
                          self->DoRead();
                        });
+  }
+
+  // After answering a request whose body was not read (413, 408, 400), read and drop
+  // what the client still sends for a moment before closing: closing with unread data
+  // makes the kernel reset the connection, and the client may lose the response.
+  void Linger() {
+    state_ = State::kWriting;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    linger_bytes_ = 0;
+    stream_.expires_after(std::chrono::seconds(2));
+    DrainSome();
+  }
+
+  void DrainSome() {
+    linger_buf_.resize(64 << 10);
+    stream_.async_read_some(net::buffer(linger_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->linger_bytes_ += n;
+      if (ec || self->linger_bytes_ > (64u << 20)) return self->Close();
+      self->DrainSome();
+    });
   }
 
   void Close() {
@@ -310,6 +334,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::unique_ptr<Response> res_;
+  std::vector<char> linger_buf_;
+  size_t linger_bytes_ = 0;
   State state_ = State::kReading;
   bool stopping_ = false;
   bool timed_out_ = false;

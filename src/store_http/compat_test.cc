@@ -1,1 +1,535 @@
+// The EventStoreDB HTTP API compatibility suite: each behaviour of
+// ../shared/docs/eventstore-http-api.md, over real sockets against the real engine.
 #include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "store_http/atom.h"
+#include "store_http/test_server.h"
+
+namespace dt::store_http {
+namespace {
+
+using http::HttpStatus;
+using http::Response;
+using http::Verb;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class Api {
+ public:
+  explicit Api(uint16_t port, std::string auth = kAdminAuth) : client_(port), auth_(std::move(auth)) {}
+  Response Do(Verb v, const std::string& target, std::string body = {}, const Headers& headers = {}) {
+    http::Request req{v, target, 11};
+    req.set(http::bhttp::field::host, "127.0.0.1");
+    if (!auth_.empty()) req.set(http::bhttp::field::authorization, auth_);
+    for (const auto& [k, val] : headers) req.set(k, val);
+    if (!body.empty() || v == Verb::post) {
+      req.body() = std::move(body);
+      req.prepare_payload();
+    }
+    return client_.Send(std::move(req));
+  }
+  Response Get(const std::string& target, const Headers& h = {}) { return Do(Verb::get, target, {}, h); }
+  json GetJson(const std::string& target, const Headers& h = {}) {
+    Response r = Get(target, h);
+    EXPECT_EQ(r.result(), HttpStatus::ok) << target << ": " << r.reason();
+    return json::parse(r.body());
+  }
+  Response PostEvents(const std::string& stream, const json& events, const Headers& h = {}) {
+    Headers all = h;
+    all.emplace_back("Content-Type", kEventsJson);
+    return Do(Verb::post, "/streams/" + stream, events.dump(), all);
+  }
+
+ private:
+  http::TestClient client_;
+  std::string auth_;
+};
+
+json Event(const std::string& type, json data, std::string id = Uuid::Random().ToString()) {
+  return json{{"eventId", id}, {"eventType", type}, {"data", std::move(data)}};
+}
+
+std::string LinkOf(const json& feed, const std::string& relation) {
+  for (const auto& l : feed["links"]) {
+    if (l["relation"] == relation) return l["uri"];
+  }
+  return "";
+}
+
+std::string PathOf(const std::string& url) {
+  auto p = url.find("/streams/");
+  return p == std::string::npos ? url : url.substr(p);
+}
+
+int64_t LastNumber(TestServer& s, const std::string& stream) {
+  auto info = s.store().GetStreamInfo(stream);
+  return info.ok() ? info->last_number : -1;
+}
+
+class CompatTest : public ::testing::Test {
+ protected:
+  TestServer server_;
+  Api api_{server_.port()};
+};
+
+// ------------------------------------------------------------------- append
+
+TEST_F(CompatTest, AppendBatchAnswers201WithLocationOfFirstEvent) {
+  Response r = api_.PostEvents("orders-1", json::array({Event("A", {{"n", 1}}), Event("B", {{"n", 2}})}));
+  EXPECT_EQ(r.result(), HttpStatus::created);
+  EXPECT_EQ(r[http::bhttp::field::location], "http://127.0.0.1/streams/orders-1/0");
+  Response r2 = api_.PostEvents("orders-1", json::array({Event("C", {{"n", 3}})}));
+  EXPECT_EQ(r2[http::bhttp::field::location], "http://127.0.0.1/streams/orders-1/2");
+  EXPECT_EQ(LastNumber(server_, "orders-1"), 2);
+}
+
+TEST_F(CompatTest, KurrentContentTypeAndHeadersAreAccepted) {
+  Response r = api_.Do(Verb::post, "/streams/k-1", json::array({Event("A", json::object())}).dump(),
+                       {{"Content-Type", "application/vnd.kurrent.events+json"},
+                        {"Kurrent-ExpectedVersion", "-1"}});
+  EXPECT_EQ(r.result(), HttpStatus::created);
+  Response again = api_.Do(Verb::post, "/streams/k-1", json::array({Event("A", json::object())}).dump(),
+                           {{"Content-Type", "application/vnd.kurrent.events+json"},
+                            {"Kurrent-ExpectedVersion", "-1"}});
+  EXPECT_EQ(again.result(), HttpStatus::bad_request);
+  EXPECT_EQ(again["Kurrent-CurrentVersion"], "0");
+}
+
+TEST_F(CompatTest, SingleJsonEventWithoutIdRedirectsToAnIdempotentUri) {
+  Response r = api_.Do(Verb::post, "/streams/single-1", R"({"a":1})",
+                       {{"Content-Type", "application/json"}, {"ES-EventType", "Thing"}});
+  ASSERT_EQ(r.result(), HttpStatus::temporary_redirect);
+  std::string location(r[http::bhttp::field::location]);
+  ASSERT_NE(location.find("/streams/single-1/incoming/"), std::string::npos) << location;
+  EXPECT_EQ(LastNumber(server_, "single-1"), -1);  // nothing written yet
+  std::string path = PathOf(location);
+  Response first = api_.Do(Verb::post, path, R"({"a":1})",
+                           {{"Content-Type", "application/json"}, {"ES-EventType", "Thing"}});
+  EXPECT_EQ(first.result(), HttpStatus::created);
+  EXPECT_EQ(first[http::bhttp::field::location], "http://127.0.0.1/streams/single-1/0");
+  Response retry = api_.Do(Verb::post, path, R"({"a":1})",
+                           {{"Content-Type", "application/json"}, {"ES-EventType", "Thing"}});
+  EXPECT_EQ(retry.result(), HttpStatus::created);
+  EXPECT_EQ(retry[http::bhttp::field::location], "http://127.0.0.1/streams/single-1/0");
+  EXPECT_EQ(LastNumber(server_, "single-1"), 0);
+  json e = api_.GetJson("/streams/single-1/0", {{"Accept", "application/vnd.eventstore.atom+json"}});
+  EXPECT_EQ(e["content"]["data"]["a"], 1);
+  EXPECT_EQ(e["content"]["eventType"], "Thing");
+}
+
+TEST_F(CompatTest, SingleEventWithIdAndOctetStream) {
+  std::string id = Uuid::Random().ToString();
+  Response r = api_.Do(Verb::post, "/streams/bin-1", std::string("\x01\x02raw", 5),
+                       {{"Content-Type", "application/octet-stream"}, {"ES-EventType", "Blob"}, {"ES-EventId", id}});
+  ASSERT_EQ(r.result(), HttpStatus::created);
+  Response data = api_.Get("/streams/bin-1/0", {{"Accept", "application/json"}});
+  EXPECT_EQ(data.body(), std::string("\x01\x02raw", 5));
+  json feed = api_.GetJson("/streams/bin-1?embed=rich");
+  EXPECT_EQ(feed["entries"][0]["isJson"], false);
+  EXPECT_EQ(feed["entries"][0]["eventId"], id);
+}
+
+TEST_F(CompatTest, MissingEventTypeIs400WithTheReasonPhrase) {
+  Response r = api_.Do(Verb::post, "/streams/s", R"({"a":1})", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(r.result(), HttpStatus::bad_request);
+  EXPECT_EQ(r.reason(), "Must include an event type with the request either in body or as ES-EventType header.");
+}
+
+TEST_F(CompatTest, ExpectedVersionsFollowEventStoreDb) {
+  auto post = [&](const std::string& stream, const std::string& ev) {
+    return api_.PostEvents(stream, json::array({Event("E", json::object())}), {{"ES-ExpectedVersion", ev}});
+  };
+  EXPECT_EQ(post("ev-1", "-4").result(), HttpStatus::bad_request);  // must exist
+  Response missing = post("ev-1", "-4");
+  EXPECT_EQ(missing.reason(), "Wrong expected EventNumber");
+  EXPECT_EQ(missing["ES-CurrentVersion"], "-1");
+  EXPECT_EQ(post("ev-1", "-1").result(), HttpStatus::created);      // no stream
+  Response exists = post("ev-1", "-1");
+  EXPECT_EQ(exists.result(), HttpStatus::bad_request);
+  EXPECT_EQ(exists["ES-CurrentVersion"], "0");
+  EXPECT_EQ(exists["Kurrent-CurrentVersion"], "0");
+  EXPECT_EQ(post("ev-1", "0").result(), HttpStatus::created);       // exact
+  Response stale = post("ev-1", "0");
+  EXPECT_EQ(stale.result(), HttpStatus::bad_request);
+  EXPECT_EQ(stale["ES-CurrentVersion"], "1");
+  EXPECT_EQ(post("ev-1", "-4").result(), HttpStatus::created);      // exists
+  EXPECT_EQ(post("ev-1", "-2").result(), HttpStatus::created);      // any
+  EXPECT_EQ(LastNumber(server_, "ev-1"), 3);
+}
+
+TEST_F(CompatTest, IdempotentRepostWritesNothingAndPartialMatchIsWrongVersion) {
+  json batch = json::array({Event("A", {{"i", 0}}), Event("B", {{"i", 1}})});
+  ASSERT_EQ(api_.PostEvents("idem-1", batch, {{"ES-ExpectedVersion", "-1"}}).result(), HttpStatus::created);
+  Response again = api_.PostEvents("idem-1", batch, {{"ES-ExpectedVersion", "-1"}});
+  EXPECT_EQ(again.result(), HttpStatus::created);
+  EXPECT_EQ(again[http::bhttp::field::location], "http://127.0.0.1/streams/idem-1/0");
+  Response any = api_.PostEvents("idem-1", batch);
+  EXPECT_EQ(any.result(), HttpStatus::created);
+  EXPECT_EQ(LastNumber(server_, "idem-1"), 1);
+  json partial = json::array({batch[0], Event("C", json::object())});
+  Response p = api_.PostEvents("idem-1", partial, {{"ES-ExpectedVersion", "-1"}});
+  EXPECT_EQ(p.result(), HttpStatus::bad_request);
+  EXPECT_EQ(p.reason(), "Wrong expected EventNumber");
+  EXPECT_EQ(LastNumber(server_, "idem-1"), 1);
+}
+
+// ------------------------------------------------------------------- reads
+
+TEST_F(CompatTest, StreamFeedShapeAndPagingLinks) {
+  json batch = json::array();
+  for (int i = 0; i < 45; ++i) batch.push_back(Event("Tick", {{"i", i}}));
+  ASSERT_EQ(api_.PostEvents("paged", batch).result(), HttpStatus::created);
+
+  json head = api_.GetJson("/streams/paged");
+  EXPECT_EQ(head["title"], "Event stream 'paged'");
+  EXPECT_EQ(head["id"], "http://127.0.0.1/streams/paged");
+  EXPECT_EQ(head["selfUrl"], "http://127.0.0.1/streams/paged");
+  EXPECT_EQ(head["streamId"], "paged");
+  EXPECT_EQ(head["author"]["name"], "EventStore");
+  EXPECT_EQ(head["headOfStream"], true);
+  EXPECT_TRUE(head["eTag"].get<std::string>().starts_with("44;"));
+  ASSERT_EQ(head["entries"].size(), 20u);
+  EXPECT_EQ(head["entries"][0]["title"], "44@paged");
+  EXPECT_EQ(head["entries"][19]["title"], "25@paged");
+  EXPECT_EQ(head["entries"][0]["summary"], "Tick");
+  EXPECT_EQ(LinkOf(head, "self"), "http://127.0.0.1/streams/paged");
+  EXPECT_EQ(LinkOf(head, "first"), "http://127.0.0.1/streams/paged/head/backward/20");
+  EXPECT_EQ(LinkOf(head, "last"), "http://127.0.0.1/streams/paged/0/forward/20");
+  EXPECT_EQ(LinkOf(head, "next"), "http://127.0.0.1/streams/paged/24/backward/20");
+  EXPECT_EQ(LinkOf(head, "previous"), "http://127.0.0.1/streams/paged/45/forward/20");
+  EXPECT_EQ(LinkOf(head, "metadata"), "http://127.0.0.1/streams/paged/metadata");
+
+  // Follow "next" to the end: every event exactly once, newest first in each page.
+  std::vector<int> seen;
+  std::string url = "/streams/paged";
+  for (int pages = 0; !url.empty() && pages < 10; ++pages) {
+    json page = api_.GetJson(PathOf(url) + "?embed=body");
+    int prev = 1000;
+    for (const auto& e : page["entries"]) {
+      int n = e["eventNumber"];
+      EXPECT_LT(n, prev);
+      prev = n;
+      seen.push_back(json::parse(e["data"].get<std::string>())["i"]);
+    }
+    url = LinkOf(page, "next");
+  }
+  ASSERT_EQ(seen.size(), 45u);
+  for (int i = 0; i < 45; ++i) EXPECT_EQ(seen[i], 44 - i);
+
+  // Forward from the start by following "previous".
+  std::vector<int> forward;
+  url = "/streams/paged/0/forward/20";
+  for (int pages = 0; !url.empty() && pages < 10; ++pages) {
+    json page = api_.GetJson(PathOf(url));
+    std::vector<int> nums;
+    for (const auto& e : page["entries"]) nums.push_back(std::stoi(e["title"].get<std::string>()));
+    for (auto it = nums.rbegin(); it != nums.rend(); ++it) forward.push_back(*it);
+    if (page["entries"].empty()) break;
+    url = LinkOf(page, "previous");
+  }
+  ASSERT_EQ(forward.size(), 45u);
+  for (int i = 0; i < 45; ++i) EXPECT_EQ(forward[i], i);
+}
+
+TEST_F(CompatTest, EmbedLevels) {
+  ASSERT_EQ(api_.PostEvents("emb", json::array({json{{"eventId", Uuid::Random().ToString()},
+                                                      {"eventType", "E"},
+                                                      {"data", {{"a", 1}}},
+                                                      {"metadata", {{"m", 2}}}}}))
+                .result(),
+            HttpStatus::created);
+  json none = api_.GetJson("/streams/emb");
+  EXPECT_FALSE(none["entries"][0].contains("data"));
+  EXPECT_FALSE(none["entries"][0].contains("eventId"));
+  json rich = api_.GetJson("/streams/emb?embed=rich");
+  EXPECT_TRUE(rich["entries"][0].contains("eventId"));
+  EXPECT_FALSE(rich["entries"][0].contains("data"));
+  json body = api_.GetJson("/streams/emb?embed=body");
+  const json& e = body["entries"][0];
+  for (const char* k : {"eventId", "eventType", "eventNumber", "streamId", "isJson", "isMetaData",
+                        "isLinkMetaData", "data", "metaData", "positionEventNumber", "positionStreamId"}) {
+    EXPECT_TRUE(e.contains(k)) << k;
+  }
+  EXPECT_EQ(json::parse(e["data"].get<std::string>())["a"], 1);
+  EXPECT_EQ(json::parse(e["metaData"].get<std::string>())["m"], 2);
+  EXPECT_EQ(e["isJson"], true);
+  EXPECT_EQ(e["isMetaData"], true);
+  json pretty = api_.GetJson("/streams/emb?embed=pretty");
+  EXPECT_NE(pretty["entries"][0]["data"].get<std::string>().find("\n"), std::string::npos);
+  json content = api_.GetJson("/streams/emb?embed=content");
+  EXPECT_EQ(content["entries"][0]["content"]["data"]["a"], 1);
+}
+
+TEST_F(CompatTest, SingleEventReadsAndContentNegotiation) {
+  ASSERT_EQ(api_.PostEvents("one", json::array({Event("E", {{"v", "first"}}), Event("E", {{"v", "second"}})})).result(),
+            HttpStatus::created);
+  Response data = api_.Get("/streams/one/0", {{"Accept", "application/json"}});
+  EXPECT_EQ(json::parse(data.body())["v"], "first");
+  EXPECT_NE(data[http::bhttp::field::content_type].find("application/json"), std::string::npos);
+  Response entry = api_.Get("/streams/one/1", {{"Accept", "application/vnd.eventstore.atom+json"}});
+  EXPECT_NE(entry[http::bhttp::field::content_type].find("application/vnd.eventstore.atom+json"), std::string::npos);
+  json j = json::parse(entry.body());
+  EXPECT_EQ(j["title"], "1@one");
+  EXPECT_EQ(j["content"]["data"]["v"], "second");
+  // ?format=json overrides Accept.
+  Response fmt = api_.Get("/streams/one/1?format=json", {{"Accept", "application/vnd.eventstore.atom+json"}});
+  EXPECT_EQ(json::parse(fmt.body())["v"], "second");
+  // head = the last event.
+  EXPECT_EQ(json::parse(api_.Get("/streams/one/head", {{"Accept", "application/json"}}).body())["v"], "second");
+  Response k = api_.Get("/streams/one", {{"Accept", "application/vnd.kurrent.atom+json"}});
+  EXPECT_NE(k[http::bhttp::field::content_type].find("application/vnd.kurrent.atom+json"), std::string::npos);
+  EXPECT_EQ(api_.Get("/streams/one/7").result(), HttpStatus::not_found);
+}
+
+TEST_F(CompatTest, MissingStreamIs404AndETagGives304) {
+  EXPECT_EQ(api_.Get("/streams/nope").result(), HttpStatus::not_found);
+  ASSERT_EQ(api_.PostEvents("etag", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  Response r = api_.Get("/streams/etag");
+  std::string etag(r[http::bhttp::field::etag]);
+  ASSERT_TRUE(etag.starts_with("\"0;")) << etag;
+  EXPECT_EQ(api_.Get("/streams/etag", {{"If-None-Match", etag}}).result(), HttpStatus::not_modified);
+  ASSERT_EQ(api_.PostEvents("etag", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  EXPECT_EQ(api_.Get("/streams/etag", {{"If-None-Match", etag}}).result(), HttpStatus::ok);
+}
+
+TEST_F(CompatTest, LongPollWaitsForTheNextEvent) {
+  ASSERT_EQ(api_.PostEvents("lp", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  auto start = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] {
+    Api other(server_.port());
+    return other.Get("/streams/lp/1/forward/20?embed=body", {{"ES-LongPoll", "10"}});
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(waiting.wait_for(0ms), std::future_status::timeout);  // still waiting
+  ASSERT_EQ(api_.PostEvents("lp", json::array({Event("Late", {{"x", 1}})})).result(), HttpStatus::created);
+  Response r = waiting.get();
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, 5s);
+  json feed = json::parse(r.body());
+  ASSERT_EQ(feed["entries"].size(), 1u);
+  EXPECT_EQ(feed["entries"][0]["eventType"], "Late");
+
+  // Nothing new: an empty page after the poll time.
+  start = std::chrono::steady_clock::now();
+  Response empty = api_.Get("/streams/lp/2/forward/20", {{"Kurrent-LongPoll", "1"}});
+  took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(empty.result(), HttpStatus::ok);
+  EXPECT_TRUE(json::parse(empty.body())["entries"].empty());
+  EXPECT_GE(took, 900ms);
+}
+
+// ------------------------------------------------------------------- $all
+
+TEST_F(CompatTest, AllFeedHasPositionsBothSpellingsAndNeedsAdmin) {
+  ASSERT_EQ(api_.PostEvents("a-1", json::array({Event("X", {{"i", 0}})})).result(), HttpStatus::created);
+  ASSERT_EQ(api_.PostEvents("b-1", json::array({Event("Y", {{"i", 1}})})).result(), HttpStatus::created);
+  ASSERT_EQ(api_.PostEvents("a-1", json::array({Event("Z", {{"i", 2}})})).result(), HttpStatus::created);
+  json dollar = api_.GetJson("/streams/$all");
+  json escaped = api_.GetJson("/streams/%24all");
+  EXPECT_EQ(dollar["entries"], escaped["entries"]);
+  EXPECT_EQ(dollar["title"], "All events");
+  ASSERT_GE(dollar["entries"].size(), 3u);
+  EXPECT_EQ(dollar["entries"][0]["title"], "1@a-1");  // newest first
+  EXPECT_EQ(dollar["entries"][1]["title"], "0@b-1");
+  EXPECT_EQ(dollar["entries"][2]["title"], "0@a-1");
+  std::string prev = LinkOf(dollar, "previous");
+  std::string pos = prev.substr(prev.find("%24all/") + 7, 32);
+  EXPECT_EQ(pos.size(), 32u);
+  EXPECT_TRUE(ParseAllPosition(pos).has_value()) << pos;
+
+  // Forward from the start in pages of 2, following "previous": every event once, in order.
+  std::vector<std::string> titles;
+  std::string url = "/streams/%24all/00000000000000000000000000000000/forward/2";
+  for (int i = 0; i < 10 && !url.empty(); ++i) {
+    json page = api_.GetJson(PathOf(url));
+    if (page["entries"].empty()) break;
+    for (auto it = page["entries"].rbegin(); it != page["entries"].rend(); ++it) titles.push_back((*it)["title"]);
+    url = LinkOf(page, "previous");
+  }
+  ASSERT_EQ(titles, (std::vector<std::string>{"0@a-1", "0@b-1", "1@a-1"}));
+
+  // Backward from head in pages of 2 following "next".
+  std::vector<std::string> back;
+  url = "/streams/%24all/head/backward/2";
+  for (int i = 0; i < 10 && !url.empty(); ++i) {
+    json page = api_.GetJson(PathOf(url));
+    for (const auto& e : page["entries"]) back.push_back(e["title"]);
+    url = LinkOf(page, "next");
+  }
+  EXPECT_EQ(back, (std::vector<std::string>{"1@a-1", "0@b-1", "0@a-1"}));
+
+  Api anonymous(server_.port(), "");
+  Response denied = anonymous.Get("/streams/%24all");
+  EXPECT_EQ(denied.result(), HttpStatus::unauthorized);
+  EXPECT_EQ(api_.Get("/streams/%24all/XYZ/forward/2").result(), HttpStatus::bad_request);
+}
+
+TEST_F(CompatTest, AllLongPollWaitsForAnyWrite) {
+  ASSERT_EQ(api_.PostEvents("w-1", json::array({Event("X", json::object())})).result(), HttpStatus::created);
+  json head = api_.GetJson("/streams/%24all/head/backward/1");
+  std::string from = PathOf(LinkOf(head, "previous"));
+  auto waiting = std::async(std::launch::async, [&] {
+    Api other(server_.port());
+    return other.Get(from, {{"ES-LongPoll", "10"}});
+  });
+  std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(api_.PostEvents("w-2", json::array({Event("New", json::object())})).result(), HttpStatus::created);
+  json page = json::parse(waiting.get().body());
+  ASSERT_EQ(page["entries"].size(), 1u);
+  EXPECT_EQ(page["entries"][0]["title"], "0@w-2");
+}
+
+// ------------------------------------------------------------------- deletes
+
+TEST_F(CompatTest, SoftDeleteHidesAndRecreateContinuesNumbering) {
+  ASSERT_EQ(api_.PostEvents("soft", json::array({Event("A", json::object()), Event("B", json::object())})).result(),
+            HttpStatus::created);
+  Response del = api_.Do(Verb::delete_, "/streams/soft");
+  EXPECT_EQ(del.result(), HttpStatus::no_content);
+  EXPECT_EQ(del.reason(), "Stream deleted");
+  EXPECT_EQ(api_.Get("/streams/soft").result(), HttpStatus::not_found);
+  Response again = api_.PostEvents("soft", json::array({Event("C", json::object())}), {{"ES-ExpectedVersion", "-1"}});
+  EXPECT_EQ(again.result(), HttpStatus::created);
+  EXPECT_EQ(again[http::bhttp::field::location], "http://127.0.0.1/streams/soft/2");
+  json feed = api_.GetJson("/streams/soft");
+  ASSERT_EQ(feed["entries"].size(), 1u);
+  EXPECT_EQ(feed["entries"][0]["title"], "2@soft");
+}
+
+TEST_F(CompatTest, HardDeleteIsGoneForever) {
+  ASSERT_EQ(api_.PostEvents("hard", json::array({Event("A", json::object())})).result(), HttpStatus::created);
+  Response del = api_.Do(Verb::delete_, "/streams/hard", {}, {{"ES-HardDelete", "true"}});
+  EXPECT_EQ(del.result(), HttpStatus::no_content);
+  Response read = api_.Get("/streams/hard");
+  EXPECT_EQ(read.result(), HttpStatus::gone);
+  Response write = api_.PostEvents("hard", json::array({Event("B", json::object())}));
+  EXPECT_EQ(write.result(), HttpStatus::gone);
+  EXPECT_EQ(write.reason(), "Stream deleted");
+  EXPECT_EQ(api_.Get("/streams/hard/0").result(), HttpStatus::gone);
+  EXPECT_EQ(api_.Do(Verb::delete_, "/streams/hard", {}, {{"Kurrent-HardDelete", "true"}}).result(), HttpStatus::gone);
+}
+
+TEST_F(CompatTest, DeleteWithWrongExpectedVersionIs400WithCurrentVersion) {
+  ASSERT_EQ(api_.PostEvents("dv", json::array({Event("A", json::object()), Event("B", json::object())})).result(),
+            HttpStatus::created);
+  Response r = api_.Do(Verb::delete_, "/streams/dv", {}, {{"ES-ExpectedVersion", "0"}});
+  EXPECT_EQ(r.result(), HttpStatus::bad_request);
+  EXPECT_EQ(r.reason(), "Wrong expected EventNumber");
+  EXPECT_EQ(r["ES-CurrentVersion"], "1");
+  EXPECT_EQ(api_.Get("/streams/dv").result(), HttpStatus::ok);
+  EXPECT_EQ(api_.Do(Verb::delete_, "/streams/dv", {}, {{"ES-ExpectedVersion", "1"}}).result(), HttpStatus::no_content);
+}
+
+// ------------------------------------------------------------------- metadata
+
+TEST_F(CompatTest, MetadataIsStoredInDollarDollarStreamAndApplied) {
+  json batch = json::array();
+  for (int i = 0; i < 5; ++i) batch.push_back(Event("E", {{"i", i}}));
+  ASSERT_EQ(api_.PostEvents("meta", batch).result(), HttpStatus::created);
+  Response set = api_.Do(Verb::post, "/streams/meta/metadata",
+                         json::array({Event("$user-updated", {{"$maxCount", 2}, {"owner", "me"}})}).dump(),
+                         {{"Content-Type", kEventsJson}});
+  ASSERT_EQ(set.result(), HttpStatus::created);
+  EXPECT_EQ(set[http::bhttp::field::location], "http://127.0.0.1/streams/%24%24meta/0");
+  json feed = api_.GetJson("/streams/meta");
+  ASSERT_EQ(feed["entries"].size(), 2u);
+  EXPECT_EQ(feed["entries"][0]["title"], "4@meta");
+  EXPECT_EQ(feed["entries"][1]["title"], "3@meta");
+  json meta = json::parse(api_.Get("/streams/meta/metadata", {{"Accept", "application/json"}}).body());
+  EXPECT_EQ(meta["$maxCount"], 2);
+  EXPECT_EQ(meta["owner"], "me");
+  json mstream = api_.GetJson("/streams/$$meta?embed=body");
+  EXPECT_EQ(mstream["entries"][0]["eventType"], "$metadata");
+  // application/json body form, with $tb.
+  ASSERT_EQ(api_.Do(Verb::post, "/streams/meta/metadata", R"({"$tb":4})", {{"Content-Type", "application/json"}}).result(),
+            HttpStatus::created);
+  EXPECT_EQ(api_.GetJson("/streams/meta")["entries"].size(), 1u);
+}
+
+// ------------------------------------------------------------------- operations
+
+TEST_F(CompatTest, OperationsEndpoints) {
+  Api anonymous(server_.port(), "");
+  EXPECT_EQ(anonymous.Get("/health/live").result(), HttpStatus::ok);
+  EXPECT_EQ(anonymous.Do(Verb::head, "/health/live").result(), HttpStatus::ok);
+  EXPECT_EQ(anonymous.Get("/health/live?liveCode=204").result(), HttpStatus::no_content);
+  json info = json::parse(anonymous.Get("/info").body());
+  for (const char* k : {"dbVersion", "esVersion", "state", "features", "authentication"}) EXPECT_TRUE(info.contains(k)) << k;
+  json gossip = json::parse(anonymous.Get("/gossip").body());
+  ASSERT_EQ(gossip["members"].size(), 1u);
+  EXPECT_EQ(gossip["members"][0]["state"], "Leader");
+  EXPECT_EQ(gossip["members"][0]["isAlive"], true);
+  EXPECT_EQ(json::parse(anonymous.Get("/ping").body())["msg"], "PongMessage");
+  json stats = json::parse(anonymous.Get("/stats").body());
+  EXPECT_TRUE(stats.contains("proc"));
+  EXPECT_TRUE(stats.contains("es"));
+  ASSERT_EQ(api_.PostEvents("m-1", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  Response metrics = anonymous.Get("/metrics");
+  EXPECT_NE(metrics[http::bhttp::field::content_type].find("text/plain"), std::string::npos);
+  for (const char* m : {"eventstore_appends_total 1", "eventstore_events_written_total 1",
+                        "eventstore_bytes_written_total", "eventstore_fsync_duration_seconds_bucket",
+                        "eventstore_events_per_fsync", "eventstore_reads_total", "http_connections_active",
+                        "http_requests_total{code=\"201\"} 1"}) {
+    EXPECT_NE(metrics.body().find(m), std::string::npos) << m;
+  }
+}
+
+TEST_F(CompatTest, BasicAuthIsRequired) {
+  Api anonymous(server_.port(), "");
+  Response r = anonymous.PostEvents("auth", json::array({Event("E", json::object())}));
+  EXPECT_EQ(r.result(), HttpStatus::unauthorized);
+  EXPECT_EQ(r[http::bhttp::field::www_authenticate], "Basic realm=\"ESDB\"");
+  Api wrong(server_.port(), "Basic " + http::Base64Encode("admin:wrong"));
+  EXPECT_EQ(wrong.Get("/streams/auth").result(), HttpStatus::unauthorized);
+  EXPECT_EQ(LastNumber(server_, "auth"), -1);
+  Response ui = anonymous.Get("/streams/auth", {{"X-Requested-With", "XMLHttpRequest"}});
+  EXPECT_EQ(ui[http::bhttp::field::www_authenticate], "X-Basic realm=\"ESDB\"");
+}
+
+TEST(CompatInsecureTest, InsecureModeNeedsNoCredentials) {
+  ServiceOptions o;
+  o.insecure = true;
+  TestServer server(o);
+  Api anonymous(server.port(), "");
+  EXPECT_EQ(anonymous.PostEvents("open", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  EXPECT_EQ(anonymous.Get("/streams/%24all").result(), HttpStatus::ok);
+  EXPECT_EQ(json::parse(anonymous.Get("/info").body())["authentication"]["type"], "insecure");
+}
+
+TEST(CompatPasswordTest, AdminPasswordIsConfigurable) {
+  ServiceOptions o;
+  o.admin_password = "s3cret";
+  TestServer server(o);
+  EXPECT_EQ(Api(server.port()).Get("/streams/%24all").result(), HttpStatus::unauthorized);
+  EXPECT_EQ(Api(server.port(), "Basic " + http::Base64Encode("admin:s3cret")).Get("/streams/%24all").result(),
+            HttpStatus::ok);
+}
+
+TEST_F(CompatTest, TooLargeEventIs413) {
+  std::string big(5u << 20, 'x');
+  Response r = api_.PostEvents("big", json::array({Event("E", big)}));
+  EXPECT_EQ(r.result(), HttpStatus::payload_too_large);
+  EXPECT_EQ(LastNumber(server_, "big"), -1);
+}
+
+TEST_F(CompatTest, WebUiIsServed) {
+  Api anonymous(server_.port(), "");
+  Response index = anonymous.Get("/");
+  EXPECT_EQ(index.result(), HttpStatus::ok);
+  EXPECT_NE(index[http::bhttp::field::content_type].find("text/html"), std::string::npos);
+  ASSERT_EQ(api_.PostEvents("contact-42", json::array({Event("ContactCreated", json::object())})).result(),
+            HttpStatus::created);
+  json list = api_.GetJson("/web/api/streams?search=contact-");
+  ASSERT_EQ(list["streams"].size(), 1u);
+  EXPECT_EQ(list["streams"][0]["streamId"], "contact-42");
+  EXPECT_EQ(list["streams"][0]["eventCount"], 1);
+  EXPECT_EQ(anonymous.Get("/web/api/streams").result(), HttpStatus::unauthorized);
+}
+
+}  // namespace
+}  // namespace dt::store_http

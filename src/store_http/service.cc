@@ -187,7 +187,7 @@ std::vector<http::Route> EventStoreService::Routes() {
       {Verb::get, "/web/api/streams", h(&EventStoreService::ListStreams), Run::kBlocking},
       {Verb::get, "/web/{path*}", hc(&EventStoreService::WebAsset)},
       // CORS pre-flight for browser clients.
-      {Verb::options, "/{path*}", http::Handler([](const Exchange&) {
+      {Verb::options, "/streams/{path*}", http::Handler([](const Exchange&) {
          return http::MakeResponse(HttpStatus::ok, {}, {});
        })},
   };
