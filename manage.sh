@@ -224,6 +224,66 @@ cmd_bench() {  # [name [args...]]: one benchmark program with its arguments, or 
   done
 }
 
+# ---------------------------------------------------------------- services
+# The event store runs in the background; its pid file and log live in its data folder.
+EVENTSTORE_DATA="${EVENTSTORE_DB:-$ROOT/data/eventstore}"
+EVENTSTORE_PID="$EVENTSTORE_DATA/dt-eventstore.pid"
+EVENTSTORE_LOG="$EVENTSTORE_DATA/dt-eventstore.log"
+
+start_eventstore() {
+  local port="${EVENTSTORE_HTTP_PORT:-2113}"
+  if pid_alive "$EVENTSTORE_PID"; then
+    say "event store already running (pid $(cat "$EVENTSTORE_PID")) on port $port"
+    return
+  fi
+  ensure_binary "$BUILD_DIR/src/bin/dt-eventstore"
+  mkdir -p "$EVENTSTORE_DATA"
+  say "starting the event store (data: $EVENTSTORE_DATA, log: $EVENTSTORE_LOG)"
+  EVENTSTORE_DB="$EVENTSTORE_DATA" nohup "$BUILD_DIR/src/bin/dt-eventstore" >>"$EVENTSTORE_LOG" 2>&1 &
+  echo $! >"$EVENTSTORE_PID"
+  local i
+  for i in $(seq 1 100); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/health/live"; then
+      say "event store ready: http://localhost:$port (web UI; admin / changeit)"
+      return
+    fi
+    kill -0 "$(cat "$EVENTSTORE_PID")" 2>/dev/null || break
+    sleep 0.2
+  done
+  tail -n 20 "$EVENTSTORE_LOG" >&2
+  die "the event store did not become ready; its log is $EVENTSTORE_LOG"
+}
+
+stop_pidfile() {  # pid file, name: SIGTERM, wait up to 30 s
+  local pid i
+  if ! pid_alive "$1"; then
+    rm -f "$1"
+    return
+  fi
+  pid=$(cat "$1")
+  say "stopping $2 (pid $pid)"
+  kill -TERM "$pid"
+  for i in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return; }
+    sleep 0.2
+  done
+  die "$2 (pid $pid) did not stop within 30 s"
+}
+
+cmd_start_services() {
+  local svc
+  for svc in "${@:-eventstore}"; do
+    case "$svc" in
+      eventstore) start_eventstore ;;
+      *) die "unknown service '$svc' (known: eventstore)" ;;
+    esac
+  done
+}
+
+cmd_stop_services() {
+  stop_pidfile "$EVENTSTORE_PID" "the event store"
+}
+
 # ---------------------------------------------------------------- help
 cmd_help() {
   cat <<'EOF'
@@ -241,6 +301,10 @@ Usage: ./manage.sh <command> [args]
   bench [name [args]]
                  build, then run the benchmark programs of bench/ (all, or one with its
                  arguments, e.g. `bench store_bench --quick`); figures: docs/BENCHMARKS.md
+  start-services [eventstore]
+                 start the event store in the background on port 2113 (EVENTSTORE_*
+                 settings apply; pid file and log in its data folder ./data/eventstore)
+  stop-services  stop the background services (SIGTERM: in-flight requests finish)
   help           this text
 EOF
 }
@@ -258,6 +322,8 @@ main() {
     restart-server) cmd_restart_server "$@" ;;
     rebuild-projections) cmd_rebuild_projections "$@" ;;
     bench) cmd_bench "$@" ;;
+    start-services) cmd_start_services "$@" ;;
+    stop-services) cmd_stop_services "$@" ;;
     help|-h|--help) cmd_help ;;
     *) cmd_help >&2; die "unknown command '$cmd'" ;;
   esac

@@ -59,7 +59,7 @@ Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<
   std::vector<Setting> settings = {
       {"db", "EVENTSTORE_DB", "Data folder (log, index, lock file)", d.db},
       {"node-ip", "EVENTSTORE_NODE_IP", "Address to listen on (0.0.0.0 for every interface)", d.node_ip},
-      {"http-port", "EVENTSTORE_HTTP_PORT", "HTTP port", std::to_string(d.http_port)},
+      {"http-port", "EVENTSTORE_HTTP_PORT", "HTTP port (0: any free port, printed in the 'ready' line)", std::to_string(d.http_port)},
       {"insecure", "EVENTSTORE_INSECURE", "Turn authentication off (true/false)", "false", true},
       {"default-admin-password", "EVENTSTORE_DEFAULT_ADMIN_PASSWORD", "Password of the admin account", d.admin_password},
       {"enable-atom-pub-over-http", "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP", "Accepted for compatibility; the HTTP API is always on", "true", true},
@@ -131,7 +131,7 @@ Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<
       c.node_ip = s.value;
     } else if (f == "http-port") {
       auto v = ParseUnsigned(s.value);
-      if (!v || *v == 0 || *v > 65535) return bad(s, "a port number (1-65535)");
+      if (!v || *v > 65535) return bad(s, "a port number (0-65535; 0 picks a free one)");
       c.http_port = static_cast<uint16_t>(*v);
     } else if (f == "insecure" || f == "enable-atom-pub-over-http" || f == "log-http-requests") {
       auto v = ParseBool(s.value);
