@@ -66,7 +66,7 @@ std::string BodyOf(const json& v, bool* is_json) {
     *is_json = false;
     return v.get<std::string>();
   }
-  return v.dump();
+  return DumpJson(v);
 }
 
 http::Response Bad(std::string_view message) { return ErrorResponse(HttpStatus::bad_request, message); }

@@ -49,6 +49,10 @@ std::optional<store::Position> ParseAllPosition(std::string_view text) {
   return halves[0];
 }
 
+std::string DumpJson(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 std::string StreamUrl(std::string_view base, std::string_view stream) {
   return fmt::format("{}/streams/{}", base, http::PercentEncode(stream));
 }
@@ -63,7 +67,7 @@ json Link(std::string uri, std::string_view relation) {
 std::optional<std::string> Pretty(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j.dump(2);
+  return DumpJson(j, 2);
 }
 
 json ParsedOrString(const std::string& text) {

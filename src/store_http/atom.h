@@ -30,6 +30,10 @@ std::string FormatTime(int64_t unix_us);
 std::string FormatAllPosition(store::Position p);
 std::optional<store::Position> ParseAllPosition(std::string_view text);
 
+// Serialises JSON; bytes that are not UTF-8 (stream names, types and bodies are stored
+// as given) become U+FFFD instead of an exception.
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
+
 // "{base}/streams/{percent-encoded stream}"
 std::string StreamUrl(std::string_view base, std::string_view stream);
 

@@ -517,6 +517,20 @@ TEST_F(CompatTest, TooLargeEventIs413) {
   EXPECT_EQ(LastNumber(server_, "big"), -1);
 }
 
+// Regression (found by the fuzzer): a stream name that is not UTF-8 made the feed's JSON
+// serialisation throw, and the read answered 500.
+TEST_F(CompatTest, NonUtf8StreamNamesAndTypesAreServed) {
+  std::string id = Uuid::Random().ToString();
+  Response w = api_.Do(Verb::post, "/streams/bad%94name", "{}",
+                       {{"Content-Type", "application/json"}, {"ES-EventType", "T\xd0"}, {"ES-EventId", id}});
+  ASSERT_EQ(w.result(), HttpStatus::created);
+  Response r = api_.Get("/streams/bad%94name?embed=body");
+  EXPECT_EQ(r.result(), HttpStatus::ok);
+  json feed = json::parse(r.body());
+  EXPECT_EQ(feed["entries"][0]["eventId"], id);
+  EXPECT_EQ(api_.Get("/streams/%24all").result(), HttpStatus::ok);
+}
+
 TEST_F(CompatTest, WebUiIsServed) {
   Api anonymous(server_.port(), "");
   Response index = anonymous.Get("/");

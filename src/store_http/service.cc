@@ -53,7 +53,7 @@ std::string Negotiate(const Exchange& ex) {
 }
 
 Response JsonWithType(HttpStatus status, const json& body, const std::string& media) {
-  return http::MakeResponse(status, body.dump(), media + "; charset=utf-8");
+  return http::MakeResponse(status, DumpJson(body), media + "; charset=utf-8");
 }
 
 // ETag "{version};{hash of the media type}", as EventStoreDB forms it.
@@ -505,7 +505,7 @@ Response EventStoreService::ListStreams(const Exchange& ex) {
   }
   out["streams"] = std::move(arr);
   out["hasMore"] = more;
-  return http::JsonResponse(HttpStatus::ok, out.dump());
+  return http::JsonResponse(HttpStatus::ok, DumpJson(out));
 }
 
 // ---------------------------------------------------------------------------- operations
@@ -531,7 +531,7 @@ Response EventStoreService::Info(const Exchange&) const {
             {"features", {{"projections", false}, {"userManagement", false}, {"atomPub", true}}},
             {"authentication",
              {{"type", options_.insecure ? "insecure" : "internal"}, {"properties", json::object()}}}};
-  return http::JsonResponse(HttpStatus::ok, j.dump());
+  return http::JsonResponse(HttpStatus::ok, DumpJson(j));
 }
 
 Response EventStoreService::Gossip(const Exchange&) const {
@@ -561,7 +561,7 @@ Response EventStoreService::Gossip(const Exchange&) const {
   json j = {{"members", json::array({member})},
             {"serverIp", options_.listen_address},
             {"serverPort", options_.port}};
-  return http::JsonResponse(HttpStatus::ok, j.dump());
+  return http::JsonResponse(HttpStatus::ok, DumpJson(j));
 }
 
 Response EventStoreService::Stats(const Exchange&) const {
@@ -593,7 +593,7 @@ Response EventStoreService::Stats(const Exchange&) const {
           {"failure", s.failure}}},
         {"reads", s.reads},
         {"streams", s.streams}}}};
-  return http::JsonResponse(HttpStatus::ok, j.dump());
+  return http::JsonResponse(HttpStatus::ok, DumpJson(j));
 }
 
 Response EventStoreService::Metrics(const Exchange&) const {
