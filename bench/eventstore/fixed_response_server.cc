@@ -3,6 +3,8 @@
 // threads as dt-eventstore, under the same load tool.
 //
 // Usage: fixed_response_server <port> <threads>   (port 0: prints the chosen port)
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange without it (Boost 1.74)
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
