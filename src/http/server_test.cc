@@ -54,7 +54,7 @@ struct Fixture {
          })},
         {Verb::get, "/blocking", Handler([this](const Exchange&) {
            ++blocking_calls;
-           std::this_thread::sleep_for(20ms);
+           std::this_thread::sleep_for(200ms);  // long enough for the other requests to queue up
            return MakeResponse(HttpStatus::ok, "blocked");
          }), Run::kBlocking},
         {Verb::get, "/ws", WebSocketHandler([this](const Exchange& ex, const std::shared_ptr<WebSocket>& ws)
