@@ -19,7 +19,7 @@ wrk.headers["Authorization"] = "Basic YWRtaW46Y2hhbmdlaXQ="
 function request()
   local parts = {}
   for i = 1, 100 do
-    local data = string.format('{"i":%03d,"pad":"%s"}', i, pad:sub(1, 238))
+    local data = string.format('{"i":"%03d","pad":"%s"}', i, pad:sub(1, 236))  -- 256 bytes
     parts[i] = '{"eventId":"' .. uuid() .. '","eventType":"BenchEvent","data":' .. data .. '}'
   end
   return wrk.format(nil, "/streams/batch-" .. math.random(0, 999), nil, "[" .. table.concat(parts, ",") .. "]")

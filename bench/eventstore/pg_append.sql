@@ -2,4 +2,4 @@
 \set s random(0, 999)
 \set n random(0, 999999999)
 SELECT append_event('bench-' || :s, -2, gen_random_uuid(), 'BenchEvent',
-  ('{"n":' || lpad(:n::text, 10, '0') || ',"pad":"' || repeat('x', 231) || '"}')::jsonb);
+  ('{"n":"' || lpad(:n::text, 10, '0') || '","pad":"' || repeat('x', 229) || '"}')::jsonb);

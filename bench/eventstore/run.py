@@ -58,8 +58,10 @@ def wrk(url, script, conns, seconds, args=()):
         return float(m.group(1)) * UNITS[m.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    if non2xx or errors:
-        log(f"warning: {non2xx.group(0) if non2xx else ''} {errors.group(0) if errors else ''}")
+    if non2xx:
+        raise RuntimeError(f"{url} {script}: {non2xx.group(0)}: the benchmark measured failures")
+    if errors:
+        log(f"warning: {errors.group(0)}")
     return {"rps": rps, "p50": ms(lat["50"]), "p99": ms(lat["99"]), "bad": int(non2xx.group(1)) if non2xx else 0}
 
 
@@ -73,7 +75,10 @@ def pg_run(url, conns, seconds, workdir):
         os.remove(f)
     cmd = ["pgbench", "-n", "-f", os.path.join(HERE, "pg_append.sql"), "-c", str(conns), "-j", str(min(2, conns)),
            "-T", str(seconds), "-M", "prepared", "-l", "--log-prefix", os.path.join(workdir, "pgbench_log"), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {proc.stderr[-2000:]}")
+    out = proc.stdout
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out)
     lats = []
@@ -84,7 +89,7 @@ def pg_run(url, conns, seconds, workdir):
     lats.sort()
     pct = lambda q: lats[min(len(lats) - 1, int(q * len(lats)))]
     if failed and int(failed.group(1)):
-        log(f"warning: pgbench failed transactions: {failed.group(1)}")
+        raise RuntimeError(f"pgbench: {failed.group(1)} failed transactions")
     return {"rps": tps, "p50": pct(0.50), "p99": pct(0.99), "bad": int(failed.group(1)) if failed else 0}
 
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -80,6 +81,28 @@ std::optional<int64_t> ParseNonNegative(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
   return v;
+}
+
+// The completion of an append: 201 with the Location of the first event, or the error.
+// The engine calls it on its writer thread, which must get back to the next group
+// commit at once, so the response is built on the I/O executor (inline in tests that
+// have none).
+store::Store::AppendCallback AppendDone(boost::asio::any_io_executor executor, Reply reply,
+                                        std::string location_prefix) {
+  return [executor, reply = std::move(reply),
+          prefix = std::move(location_prefix)](Result<store::AppendResult> r) {
+    auto answer = [reply, prefix, r = std::move(r)] {
+      if (!r.ok()) return reply(ErrorToResponse(r.status()));
+      Response res = http::MakeResponse(HttpStatus::created, {}, "text/plain; charset=utf-8");
+      res.set(http::bhttp::field::location, fmt::format("{}/{}", prefix, r->first_number));
+      reply(std::move(res));
+    };
+    if (executor) {
+      boost::asio::post(executor, std::move(answer));
+    } else {
+      answer();
+    }
+  };
 }
 
 Response NotModified() {
@@ -224,15 +247,8 @@ void EventStoreService::Append(Exchange ex, Reply reply) {
   auto parsed = ParseAppendRequest(ex, stream, id, options_.max_event_bytes, base);
   if (auto* r = std::get_if<Response>(&parsed)) return reply(std::move(*r));
   auto& req = std::get<AppendRequest>(parsed);
-  std::string location_prefix = StreamUrl(base, stream);
   store_.AppendAsync(std::move(stream), req.expected_version, std::move(req.events),
-                     [reply, location_prefix](Result<store::AppendResult> r) {
-                       if (!r.ok()) return reply(ErrorToResponse(r.status()));
-                       Response res = http::MakeResponse(HttpStatus::created, {}, "text/plain; charset=utf-8");
-                       res.set(http::bhttp::field::location,
-                               fmt::format("{}/{}", location_prefix, r->first_number));
-                       reply(std::move(res));
-                     });
+                     AppendDone(ex.executor, std::move(reply), StreamUrl(base, ex.Param("stream"))));
 }
 
 void EventStoreService::AppendMetadata(Exchange ex, Reply reply) {
@@ -262,12 +278,7 @@ void EventStoreService::AppendMetadata(Exchange ex, Reply reply) {
   e.type = "$metadata";
   std::string location_prefix = StreamUrl(base, meta_stream);
   store_.AppendAsync(std::move(meta_stream), req.expected_version, std::move(req.events),
-                     [reply, location_prefix](Result<store::AppendResult> r) {
-                       if (!r.ok()) return reply(ErrorToResponse(r.status()));
-                       Response res = http::MakeResponse(HttpStatus::created, {}, "text/plain; charset=utf-8");
-                       res.set(http::bhttp::field::location, fmt::format("{}/{}", location_prefix, r->first_number));
-                       reply(std::move(res));
-                     });
+                     AppendDone(ex.executor, std::move(reply), std::move(location_prefix)));
 }
 
 Response EventStoreService::Delete(const Exchange& ex) {
