@@ -136,6 +136,7 @@ EventStoreService::EventStoreService(store::Store& store, ServiceOptions options
       metrics_(metrics),
       waiters_(store),
       instance_id_(Uuid::Random().ToString()),
+      fallback_host_(fmt::format("{}:{}", options_.listen_address, options_.port)),
       started_(std::chrono::system_clock::now()) {
   metrics_.AddCollector([this](std::string& out) {
     store::Stats s = store_.GetStats();
@@ -243,7 +244,7 @@ void EventStoreService::Append(Exchange ex, Reply reply) {
     id = Uuid::Parse(ex.Param("id"));
     if (!id || id->IsNil()) return reply(ErrorResponse(HttpStatus::bad_request, "Event id in the URL is not a UUID"));
   }
-  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  std::string base = BaseUrl(ex, fallback_host_);
   auto parsed = ParseAppendRequest(ex, stream, id, options_.max_event_bytes, base);
   if (auto* r = std::get_if<Response>(&parsed)) return reply(std::move(*r));
   auto& req = std::get<AppendRequest>(parsed);
@@ -258,9 +259,9 @@ void EventStoreService::AppendMetadata(Exchange ex, Reply reply) {
     return reply(ErrorResponse(HttpStatus::bad_request, "A metadata stream has no metadata"));
   }
   std::string meta_stream = "$$" + stream;
-  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
-  // The metadata event may come without an id (we make one: metadata writes carry their
-  // own expected version, so a retry cannot silently duplicate).
+  std::string base = BaseUrl(ex, fallback_host_);
+  // The metadata event may come without an id: we make one (a repeated metadata write
+  // only leaves the same metadata in force).
   std::optional<Uuid> id;
   if (!EsHeader(ex, "EventId")) id = Uuid::Random();
   if (!EsHeader(ex, "EventType")) ex.request.set("ES-EventType", "$metadata");
@@ -372,7 +373,7 @@ void EventStoreService::ReadPage(Exchange ex, Reply reply) {
   r->stream = std::move(stream);
   r->media = Negotiate(ex);
   r->embed = ParseEmbed(ex.Query("embed"));
-  r->base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  r->base = BaseUrl(ex, fallback_host_);
   r->ex = std::move(ex);
   r->reply = std::move(reply);
   RunRead(std::move(r));
@@ -463,7 +464,7 @@ Response EventStoreService::ReadOne(const Exchange& ex) {
     res = http::MakeResponse(HttpStatus::ok, e->data,
                              e->is_json ? "application/json; charset=utf-8" : "application/octet-stream");
   } else {
-    std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+    std::string base = BaseUrl(ex, fallback_host_);
     res = JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
   }
   std::string etag = number < 0 ? ETagFor(e->number, media) : "";
@@ -488,7 +489,7 @@ Response EventStoreService::ReadMetadata(const Exchange& ex) {
     }
     return ErrorToResponse(e.status());
   }
-  std::string base = BaseUrl(ex, fmt::format("{}:{}", options_.listen_address, options_.port));
+  std::string base = BaseUrl(ex, fallback_host_);
   return JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
 }
 

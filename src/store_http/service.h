@@ -72,6 +72,7 @@ class EventStoreService {
   http::Registry& metrics_;
   CommitWaiters waiters_;
   const std::string instance_id_;
+  const std::string fallback_host_;  // for URLs of requests without a Host header
   const std::chrono::system_clock::time_point started_;
 };
 
