@@ -3,39 +3,17 @@
 // admin/changeit, go to Streams, find contact-{id}, see every event of it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { startEventStore } from './server.mjs';
 
-const BIN = process.env.DT_EVENTSTORE_BIN;
 const CHROMIUM = process.env.DT_CHROMIUM || '/usr/bin/chromium';
 const AUTH = 'Basic ' + Buffer.from('admin:changeit').toString('base64');
 
-let server, base, dataDir, profileDir, browser;
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ['--db', dataDir, '--http-port', '0', '--segment-size', '8388608'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 20000);
-    const onData = (d) => {
-      out += d;
-      const m = out.match(/ready: (http:\/\/[0-9.]+:\d+)\//);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, base: m[1] });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + out)));
-  });
-}
+let server, base, profileDir, browser;
 
 async function post(stream, events) {
   const res = await fetch(base + '/streams/' + stream, {
@@ -47,10 +25,9 @@ async function post(stream, events) {
 }
 
 before(async () => {
-  assert.ok(BIN, 'DT_EVENTSTORE_BIN must name the dt-eventstore executable');
-  dataDir = mkdtempSync(join(tmpdir(), 'dt-ui-data-'));
   profileDir = mkdtempSync(join(tmpdir(), 'dt-ui-profile-'));
-  ({ proc: server, base } = await startServer());
+  server = await startEventStore();
+  base = server.base;
   // A fresh profile folder per run (playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -62,11 +39,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  if (server) await server.stop();
   rmSync(profileDir, { recursive: true, force: true });
 });
 
@@ -97,6 +70,8 @@ test('the guide walkthrough: sign in, find contact-{id}, see every event', async
   await page.fill('#password', 'changeit');
   await page.click('#sign-in');
   await page.waitForSelector('#streams:not([hidden])');
+  // The section shows before its rows arrive: wait for them.
+  await page.waitForFunction(() => document.querySelectorAll('#streams-table tbody tr').length >= 6);
   // Most recently written first: the transaction streams come before the contact.
   const names = await page.$$eval('#streams-table tbody .stream-link', (as) => as.map((a) => a.textContent));
   assert.ok(names.length >= 6, 'all streams listed: ' + names.join(','));
@@ -138,6 +113,8 @@ test('the guide walkthrough: sign in, find contact-{id}, see every event', async
   // $all shows events of every stream, newest first.
   await page.click('#nav-all');
   await page.waitForSelector('#events-title:has-text("$all")');
+  // The title changes before the page of events arrives: wait for entries of $all.
+  await page.waitForFunction(() => document.querySelector('#events-list .event h2')?.textContent.includes(' in '));
   const allTitles = await page.$$eval('#events-list .event h2', (hs) => hs.map((h) => h.textContent));
   assert.ok(allTitles[0].includes('TransactionCreated in transaction-'), allTitles[0]);
   await page.close();
