@@ -52,7 +52,7 @@ struct Setting {
 
 }  // namespace
 
-std::string VersionString() { return "dt-eventstore 0.1.0 (EventStoreDB HTTP API compatible; 24.10 API level)"; }
+std::string VersionString() { return "dt-eventstore 0.1.0 (EventStoreDB HTTP API compatible)"; }
 
 Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<std::string>& env) {
   Config d;
@@ -118,8 +118,8 @@ Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<
   Parsed out;
   Config& c = out.config;
   auto bad = [&](const Setting& s, std::string_view what) {
-    return Status::InvalidArgument(fmt::format("bad setting {} ({}): '{}' is not {}",
-                                               s.env, origin[s.flag], s.value, what));
+    // Name the setting the way it was given: the flag, or the environment variable.
+    return Status::InvalidArgument(fmt::format("bad setting {}: '{}' is not {}", origin[s.flag], s.value, what));
   };
   for (const auto& s : settings) {
     const std::string& f = s.flag;

@@ -43,7 +43,9 @@ TEST(ConfigTest, BadSettingIsOneLineNamingIt) {
   EXPECT_NE(p.status().message().find("'abc'"), std::string::npos);
   EXPECT_EQ(p.status().message().find('\n'), std::string::npos);
   EXPECT_FALSE(Parse({}, {"EVENTSTORE_INSECURE=perhaps"}).ok());
-  EXPECT_FALSE(Parse({"--http-port", "70000"}).ok());
+  auto flag = Parse({"--http-port", "70000"});
+  ASSERT_FALSE(flag.ok());
+  EXPECT_NE(flag.status().message().find("--http-port"), std::string::npos);
   EXPECT_FALSE(Parse({"--log-level", "chatty"}).ok());
   EXPECT_FALSE(Parse({"--no-such-flag"}).ok());
 }
