@@ -111,8 +111,8 @@ Histogram& Registry::GetHistogram(const std::string& name, const std::string& he
                                   const std::vector<double>& bounds, const Labels& labels) {
   std::lock_guard lock(mu_);
   auto& slot = FamilyFor(name, help, Type::kHistogram).histograms[RenderLabels(labels)];
-  if (!slot) slot = std::make_unique<Histogram>(bounds);
-  return *slot;
+  if (!slot.second) slot = {labels, std::make_unique<Histogram>(bounds)};
+  return *slot.second;
 }
 
 void Registry::AddCollector(Collector collector) {
@@ -139,18 +139,9 @@ std::string Registry::Render() const {
           break;
         case Type::kHistogram:
           AppendHeader(out, name, f.help, "histogram");
-          for (const auto& [labels, h] : f.histograms) {
-            // Labels are stored rendered; re-render with "le" appended by hand.
-            uint64_t cumulative = 0;
-            auto counts = h->counts();
-            std::string inner = labels.empty() ? "" : labels.substr(1, labels.size() - 2) + ",";
-            for (size_t i = 0; i < counts.size(); ++i) {
-              cumulative += counts[i];
-              std::string le = i < h->bounds().size() ? FormatValue(h->bounds()[i]) : "+Inf";
-              out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, inner, le, cumulative);
-            }
-            out += fmt::format("{}_sum{} {}\n", name, labels, FormatValue(h->sum()));
-            out += fmt::format("{}_count{} {}\n", name, labels, cumulative);
+          for (const auto& [key, entry] : f.histograms) {
+            const auto& [labels, h] = entry;
+            AppendHistogram(out, name, labels, h->bounds(), h->counts(), h->sum());
           }
           break;
       }

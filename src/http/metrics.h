@@ -82,7 +82,7 @@ class Registry {
     std::string help;
     std::map<std::string, std::unique_ptr<Counter>> counters;      // key: rendered labels
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
-    std::map<std::string, std::unique_ptr<Histogram>> histograms;
+    std::map<std::string, std::pair<Labels, std::unique_ptr<Histogram>>> histograms;
   };
   Family& FamilyFor(const std::string& name, const std::string& help, Type type);
 

@@ -77,6 +77,12 @@ json ParsedOrString(const std::string& text) {
   return j;
 }
 
+// "updated" of a feed: the time of its newest event (entries are newest first).
+std::string FeedUpdated(const std::vector<store::RecordedEvent>& events, store::Direction d) {
+  if (events.empty()) return FormatTime(0);
+  return FormatTime(d == store::Direction::kBackward ? events.front().created_us : events.back().created_us);
+}
+
 }  // namespace
 
 json EntryContent(const store::RecordedEvent& e) {
@@ -132,19 +138,27 @@ json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed) {
   return entry;
 }
 
+namespace {
+// A page's entries, newest first whatever the direction it was read in.
+json Entries(const std::vector<store::RecordedEvent>& events, store::Direction d, std::string_view base,
+             Embed embed) {
+  json entries = json::array();
+  if (d == store::Direction::kBackward) {
+    for (const auto& e : events) entries.push_back(Entry(e, base, embed));
+  } else {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) entries.push_back(Entry(*it, base, embed));
+  }
+  return entries;
+}
+}  // namespace
+
 json StreamFeed(const StreamFeedArgs& a) {
   const auto& events = a.slice->events;
   std::string self = StreamUrl(a.base, a.stream);
   json feed;
   feed["title"] = fmt::format("Event stream '{}'", a.stream);
   feed["id"] = self;
-  // The newest event of the page dates the feed.
-  int64_t updated = 0;
-  if (!events.empty()) {
-    updated = a.direction == store::Direction::kBackward ? events.front().created_us
-                                                         : events.back().created_us;
-  }
-  feed["updated"] = FormatTime(updated);
+  feed["updated"] = FeedUpdated(events, a.direction);
   feed["streamId"] = a.stream;
   feed["author"] = json{{"name", "EventStore"}};
   feed["headOfStream"] = a.head_of_stream;
@@ -175,13 +189,7 @@ json StreamFeed(const StreamFeedArgs& a) {
   }
   if (!a.stream.starts_with("$$")) links.push_back(Link(self + "/metadata", "metadata"));
   feed["links"] = std::move(links);
-  json entries = json::array();
-  if (a.direction == store::Direction::kBackward) {
-    for (const auto& e : events) entries.push_back(Entry(e, a.base, a.embed));
-  } else {
-    for (auto it = events.rbegin(); it != events.rend(); ++it) entries.push_back(Entry(*it, a.base, a.embed));
-  }
-  feed["entries"] = std::move(entries);
+  feed["entries"] = Entries(events, a.direction, a.base, a.embed);
   return feed;
 }
 
@@ -191,12 +199,7 @@ json AllFeed(const AllFeedArgs& a) {
   json feed;
   feed["title"] = "All events";
   feed["id"] = self;
-  int64_t updated = 0;
-  if (!events.empty()) {
-    updated = a.direction == store::Direction::kBackward ? events.front().created_us
-                                                         : events.back().created_us;
-  }
-  feed["updated"] = FormatTime(updated);
+  feed["updated"] = FeedUpdated(events, a.direction);
   feed["author"] = json{{"name", "EventStore"}};
   feed["headOfStream"] = a.head;
   json links = json::array();
@@ -225,13 +228,7 @@ json AllFeed(const AllFeedArgs& a) {
   }
   links.push_back(Link(self + "/metadata", "metadata"));
   feed["links"] = std::move(links);
-  json entries = json::array();
-  if (a.direction == store::Direction::kBackward) {
-    for (const auto& e : events) entries.push_back(Entry(e, a.base, a.embed));
-  } else {
-    for (auto it = events.rbegin(); it != events.rend(); ++it) entries.push_back(Entry(*it, a.base, a.embed));
-  }
-  feed["entries"] = std::move(entries);
+  feed["entries"] = Entries(events, a.direction, a.base, a.embed);
   return feed;
 }
 
