@@ -24,6 +24,9 @@
 
 namespace dt::store {
 
+inline constexpr uint64_t kMaxRunBytes = 64 << 10;  // see index.h: bounds a point read
+inline constexpr size_t kMaxDirtyStates = 16384;     // stream states kept only in memory, at most
+
 class StoreImpl final : public Store {
  public:
   explicit StoreImpl(const Options& options);
