@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -271,6 +272,59 @@ TEST_F(FaultTest, CheckpointClaimingMoreThanTheLogIsCorruption) {
   Status s = Open(false);
   ASSERT_TRUE(s.Is(Code::kCorruption)) << s.ToString();
   EXPECT_NE(s.message().find("writer.chk"), std::string::npos) << s.message();
+}
+
+TEST_F(FaultTest, IndexBehindTheLogAfterTheWriterDiedIsCaughtUp) {
+  // A child process writes and exits without closing: the index's memtables (RocksDB runs
+  // without a WAL) are lost, the log is complete.
+  const Uuid retry_id = Uuid::Random();
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    Options o;
+    o.folder = dir_.path();
+    {
+      // A first session closes cleanly: its states are in the index.
+      auto first = Store::Open(o);
+      if (!first.ok()) ::_exit(2);
+      for (int i = 0; i < 15; ++i)
+        if (!(*first)->Append("s-" + std::to_string(i % 3), kExpectedAny, MakeEvents(10)).ok()) ::_exit(3);
+    }
+    auto st = Store::Open(o);
+    if (!st.ok()) ::_exit(2);
+    auto& store = **st;
+    for (int i = 15; i < 30; ++i)
+      if (!store.Append("s-" + std::to_string(i % 3), kExpectedAny, MakeEvents(10)).ok()) ::_exit(3);
+    if (!store.Append("s-0", kExpectedAny, {MakeEvent("T", "{}", retry_id)}).ok()) ::_exit(4);
+    if (!store.Delete("s-1", kExpectedAny, false).ok()) ::_exit(5);
+    if (!store.Append("s-1", kExpectedNoStream, MakeEvents(2)).ok()) ::_exit(6);
+    if (!store.Delete("s-2", kExpectedAny, true).ok()) ::_exit(7);
+    if (!store.Append("$$s-0", kExpectedAny, {MakeEvent("$metadata", "{\"$maxCount\":5}")}).ok()) ::_exit(8);
+    ::_exit(0);  // no Close()
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(Open(false).ok());
+  auto s0 = store_->ReadStream("s-0", 0, 100, Direction::kForward);
+  ASSERT_TRUE(s0.ok());
+  ASSERT_EQ(s0->events.size(), 5u);  // $maxCount applies
+  EXPECT_EQ(s0->last_number, 100);
+  EXPECT_EQ(s0->events.back().id, retry_id);
+  auto s1 = store_->ReadStream("s-1", 0, 100, Direction::kForward);
+  ASSERT_TRUE(s1.ok());
+  ASSERT_EQ(s1->events.size(), 2u);  // recreated after the soft delete
+  EXPECT_EQ(s1->events[0].number, 100);
+  EXPECT_TRUE(store_->ReadStream("s-2", 0, 100, Direction::kForward).status().Is(Code::kStreamDeleted));
+  // The event-id index was caught up too: a retry is recognised.
+  auto retry = store_->Append("s-0", kExpectedAny, {MakeEvent("T", "{}", retry_id)});
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->duplicate);
+  EXPECT_EQ(retry->first_number, 100);
+  auto listed = store_->ListStreams("", 0, 10, false);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 3u);
+  EXPECT_EQ(store_->GetStats().streams, 5u);  // s-0, s-1, s-2, $$s-0, $$s-1
 }
 
 TEST_F(FaultTest, IndexOfAnotherLogIsRebuilt) {
