@@ -12,6 +12,7 @@
 // --no-sync skips fdatasync (Options::sync = false): the CPU cost alone, not durable.
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@
 #include <vector>
 
 #include "store/store.h"
+
+extern char** environ;
 
 using namespace dt::store;
 using Clock = std::chrono::steady_clock;
@@ -318,23 +321,32 @@ void BenchReads(const Config& c, const std::string& folder, uint64_t events) {
   std::fflush(stdout);
 }
 
+// The child of BenchReopenAfterKill: fills a store and exits without closing it.
+int FillAndDie(const std::string& folder, uint64_t events) {
+  auto store = OpenStore(folder, /*sync=*/false);
+  auto tmpl = Batch(100, 0);
+  for (uint64_t b = 0; b < events / 100; ++b) {
+    auto batch = tmpl;
+    for (auto& e : batch) e.id = dt::Uuid::Random();
+    if (!store->Append("debts-" + std::to_string(b % 1000), kExpectedAny, std::move(batch)).ok()) return 1;
+  }
+  ::_exit(0);  // no Close(): as if killed
+}
+
 // Reopen after the writing process died without closing the store: the index's memtables
 // (no WAL) are lost and the tail of the log past the index's checkpoints is re-indexed.
 void BenchReopenAfterKill(const Config& c, uint64_t events) {
   std::vector<double> ms;
   for (int r = 0; r < c.repeats; ++r) {
     const std::string folder = Fresh(c, "killed");
-    std::fflush(stdout);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      auto store = OpenStore(folder, /*sync=*/false);
-      auto tmpl = Batch(100, 0);
-      for (uint64_t b = 0; b < events / 100; ++b) {
-        auto batch = tmpl;
-        for (auto& e : batch) e.id = dt::Uuid::Random();
-        if (!store->Append("debts-" + std::to_string(b % 1000), kExpectedAny, std::move(batch)).ok()) ::_exit(1);
-      }
-      ::_exit(0);  // no Close(): as if killed
+    // A child process (this program again, not fork(): RocksDB's threads make fork unsafe).
+    std::string count = std::to_string(events);
+    char* argv[] = {const_cast<char*>("/proc/self/exe"), const_cast<char*>("--fill-and-die"),
+                    const_cast<char*>(folder.c_str()), count.data(), nullptr};
+    pid_t pid = 0;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) != 0) {
+      std::perror("posix_spawn");
+      std::exit(1);
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -371,6 +383,7 @@ void BenchReopen(const Config& c, const std::string& folder, uint64_t events) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--fill-and-die") return FillAndDie(argv[2], std::strtoull(argv[3], nullptr, 10));
   Config c;
   const char* tmp = std::getenv("TMPDIR");
   c.dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/dt-store-bench";

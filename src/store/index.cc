@@ -336,12 +336,17 @@ Result<StreamState*> IndexUpdate::Touch(std::string_view name) {
 
 void IndexUpdate::FlushRun() {
   if (run_sid_ == 0) return;
-  std::string v;
-  v.reserve(24);
-  PutLE<int64_t>(&v, run_.first);
-  PutLE<uint64_t>(&v, run_.position);
-  PutLE<uint64_t>(&v, run_.bytes);
-  batch_.Put(RunKey(run_sid_, run_.last), v);
+  // Keys and values built on the stack: no allocation per run.
+  char key[17], value[24];
+  key[0] = 'r';
+  for (int i = 0; i < 8; ++i) {
+    key[1 + i] = static_cast<char>(run_sid_ >> (56 - 8 * i));
+    key[9 + i] = static_cast<char>(static_cast<uint64_t>(run_.last) >> (56 - 8 * i));
+  }
+  std::memcpy(value, &run_.first, 8);
+  std::memcpy(value + 8, &run_.position, 8);
+  std::memcpy(value + 16, &run_.bytes, 8);
+  batch_.Put(rocksdb::Slice(key, sizeof key), rocksdb::Slice(value, sizeof value));
   run_sid_ = 0;
 }
 
@@ -372,9 +377,11 @@ Status IndexUpdate::Add(const RecordView& r) {
   if (tombstone || r.commit()) FlushRun();
 
   if (!tombstone) {
-    std::string v;
-    PutLE<int64_t>(&v, r.number);
-    batch_.Put(ids_family_, IdKey(r.id, sid), v);
+    char key[24], value[8];
+    std::memcpy(key, r.id.bytes.data(), 16);
+    for (int i = 0; i < 8; ++i) key[16 + i] = static_cast<char>(sid >> (56 - 8 * i));
+    std::memcpy(value, &r.number, 8);
+    batch_.Put(ids_family_, rocksdb::Slice(key, sizeof key), rocksdb::Slice(value, sizeof value));
     added_.push_back(AddedEvent{sid, r.number, r.id, r.position});
   }
 
