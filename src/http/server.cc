@@ -88,6 +88,12 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
   }
 
+  void ForceClose() override {
+    beast::error_code ec;
+    timer_.cancel();
+    stream_.socket().close(ec);
+  }
+
   void Shutdown() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
@@ -454,7 +460,18 @@ void Server::Stop() {
   c.io.stop();
   for (auto& t : c.threads) t.join();
   c.threads.clear();
+  // 5. No I/O thread runs now: close what is left and let the handlers still queued run
+  //    once (they complete as aborted), so none keeps a connection or the Core alive.
+  {
+    std::lock_guard lock(c.mu);
+    conns.assign(c.connections.begin(), c.connections.end());
+  }
+  for (auto& conn : conns) conn->ForceClose();
+  conns.clear();
   c.acceptor.reset();
+  c.io.restart();
+  while (c.io.poll() > 0) {
+  }
   {
     std::lock_guard lock(c.mu);
     c.connections.clear();

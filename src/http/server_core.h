@@ -29,6 +29,8 @@ class Connection {
   virtual ~Connection() = default;
   // Graceful stop: close when idle, or after the response in flight. Any thread.
   virtual void Shutdown() = 0;
+  // Closes the socket at once. Only when no I/O thread runs (the end of Server::Stop).
+  virtual void ForceClose() = 0;
 };
 
 struct Server::Core {

@@ -67,6 +67,11 @@ class WebSocketSession : public WebSocket,
     Close();
   }
 
+  void ForceClose() override {
+    beast::error_code ec;
+    if (ws_) beast::get_lowest_layer(*ws_).socket().close(ec);
+  }
+
   bool closed() const override { return finished_.load(); }
   const std::string& id() const override { return id_; }
 
