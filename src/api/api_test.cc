@@ -19,8 +19,12 @@ using testing::Reply;
 class ApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "pg" && !readmodel::testing::PgUrl()) {
+    const std::string& mode = GetParam();
+    if (mode.find("pg") != std::string::npos && !readmodel::testing::PgUrl()) {
       GTEST_SKIP() << "DT_TEST_PG_URL not set";
+    }
+    if (mode.rfind("remote", 0) == 0 && !testing::HaveRemoteEventStore()) {
+      GTEST_SKIP() << "no dt-eventstore built and no DT_TEST_EVENTSTORE_URL";
     }
     env_ = std::make_unique<ApiEnv>(GetParam());
     env_->Start();
@@ -485,7 +489,34 @@ TEST_P(ApiTest, ProjectionStatusAndRebuildOverHttp) {
   EXPECT_EQ(alice_->Get("/api/contacts").body.size(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, ApiTest, ::testing::Values("sqlite", "pg"),
+TEST_P(ApiTest, SecondInstanceOnTheSameStoresWaitsThenTakesOverTheProjector) {
+  if (GetParam() != "remote_pg") GTEST_SKIP() << "several instances share a remote store and PostgreSQL";
+  ApiEnv second(*env_, 0);
+  second.Start();
+  auto b = second.Login("alice");
+  auto st = b->Get("/api/admin/projections/status");
+  EXPECT_FALSE(st.body["active"].get<bool>());  // the first instance holds the lock
+  // Read-your-writes on the standby: it polls the read model for its own write.
+  auto created = b->Post("/api/contacts", {{"name", "Via B"}});
+  ASSERT_EQ(created.status, 201u);
+  EXPECT_EQ(b->Get("/api/contacts/" + created.body["id"].get<std::string>()).status, 200u);
+  // The active instance goes away: the standby takes over within a few seconds.
+  alice_.reset();
+  bob_.reset();
+  env_->Stop();
+  bool active = false;
+  for (int i = 0; i < 100 && !active; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    active = b->Get("/api/admin/projections/status").body["active"].get<bool>();
+  }
+  EXPECT_TRUE(active);
+  auto later = b->Post("/api/contacts", {{"name", "After takeover"}});
+  ASSERT_EQ(later.status, 201u);
+  EXPECT_EQ(b->Get("/api/contacts").body.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ApiTest,
+                         ::testing::Values("sqlite", "pg", "remote_sqlite", "remote_pg"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "api/app.h"
+#include "client/remote_client.h"
+#include "client/test_eventstore_process.h"
 #include "http/test_client.h"
 #include "readmodel/test_databases.h"
 
@@ -71,24 +74,55 @@ class Client {
   std::string token_;
 };
 
-// A running API over temp storage. `db` is "sqlite" or "pg".
+// True when the remote event store cases can run (a dt-eventstore to start, or a URL).
+inline bool HaveRemoteEventStore() {
+  return !client::testing::ExternalEventStoreUrl().empty() ||
+         !client::testing::EventStoreBin().empty();
+}
+
+// A running API over temp storage. `mode` is "sqlite" or "pg" (the engine in-process), or
+// "remote_sqlite" / "remote_pg" (a dt-eventstore process, or DT_TEST_EVENTSTORE_URL).
 class ApiEnv {
  public:
-  explicit ApiEnv(const std::string& db) {
+  explicit ApiEnv(const std::string& mode) {
     dir_ = readmodel::testing::TempDir("api");
     config_.port = 0;
     config_.bind = "127.0.0.1";
-    config_.eventstore_url = "file:" + dir_ + "/eventstore";
-    config_.database_url = db == "pg" ? readmodel::testing::FreshPgDatabaseUrl()
-                                      : "sqlite:" + dir_ + "/projections.db";
+    if (mode.rfind("remote", 0) == 0) {
+      std::string url = client::testing::ExternalEventStoreUrl();
+      if (url.empty()) {
+        eventstore_ = std::make_unique<client::testing::EventStoreProcess>(
+            client::testing::EventStoreBin(), dir_);
+        url = eventstore_->url();
+        WaitForEventStore(url);
+      }
+      config_.eventstore_url = url;
+    } else {
+      config_.eventstore_url = "file:" + dir_ + "/eventstore";
+    }
+    bool pg = mode.size() >= 2 && mode.substr(mode.size() - 2) == "pg";
+    config_.database_url = pg ? readmodel::testing::FreshPgDatabaseUrl()
+                              : "sqlite:" + dir_ + "/projections.db";
     config_.jwt_secret = "test-secret-0123456789abcdef";
     config_.bootstrap_users = "alice:pw-alice,bob:pw-bob";
     config_.data_dir = dir_;
     config_.workers = 32;
   }
+  // A second environment on the same event store and read model (several instances).
+  ApiEnv(const ApiEnv& other, int) : dir_(readmodel::testing::TempDir("api")), config_(other.config_) {}
   ~ApiEnv() {
     app_.reset();
+    eventstore_.reset();
     std::filesystem::remove_all(dir_);
+  }
+  static void WaitForEventStore(const std::string& url) {
+    client::RemoteOptions o;
+    o.url = url;
+    auto c = client::RemoteClient::Create(o);
+    for (int i = 0; i < 400 && c.ok(); ++i) {
+      if ((*c)->ReadHead().ok()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
   }
   Config& config() { return config_; }
   void Start() {
@@ -135,6 +169,7 @@ class ApiEnv {
  private:
   std::string dir_;
   Config config_;
+  std::unique_ptr<client::testing::EventStoreProcess> eventstore_;
   std::unique_ptr<App> app_;
 };
 

@@ -1,13 +1,6 @@
 // One test suite for both EventStoreClient implementations: in-process (the engine in a
 // temp folder) and remote (a real dt-eventstore process on a free port, when built).
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,6 +8,7 @@
 
 #include "client/in_process_client.h"
 #include "client/remote_client.h"
+#include "client/test_eventstore_process.h"
 #include "readmodel/test_databases.h"
 
 namespace dt::client {
@@ -27,51 +21,6 @@ ProposedEvent Ev(const std::string& type, const std::string& data,
   return {Uuid::Random(), type, data, meta};
 }
 
-#ifdef DT_EVENTSTORE_BIN
-// A dt-eventstore process on a free port with its data in a temp folder.
-class EventStoreProcess {
- public:
-  explicit EventStoreProcess(const std::string& dir) {
-    port_ = FreePort();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::string log = dir + "/eventstore.log";
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::string p = std::to_string(port_);
-      ::setenv("EVENTSTORE_HTTP_PORT", p.c_str(), 1);
-      ::setenv("EVENTSTORE_DB", (dir + "/db").c_str(), 1);
-      ::setenv("EVENTSTORE_INSECURE", "false", 1);
-      ::execl(DT_EVENTSTORE_BIN, DT_EVENTSTORE_BIN, static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~EventStoreProcess() {
-    ::kill(pid_, SIGTERM);
-    int status;
-    ::waitpid(pid_, &status, 0);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  static uint16_t FreePort() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    uint16_t port = ntohs(a.sin_port);
-    ::close(s);
-    return port;
-  }
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
-#endif
-
 class ClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -82,10 +31,17 @@ class ClientTest : public ::testing::TestWithParam<std::string> {
       client_ = std::move(c).value();
       return;
     }
-#ifdef DT_EVENTSTORE_BIN
-    server_ = std::make_unique<EventStoreProcess>(dir_);
     RemoteOptions o;
-    o.url = "http://127.0.0.1:" + std::to_string(server_->port());
+    if (std::string url = testing::ExternalEventStoreUrl(); !url.empty()) {
+      o.url = url;
+      if (const char* u = std::getenv("DT_TEST_EVENTSTORE_USERNAME")) o.username = u;
+      if (const char* p = std::getenv("DT_TEST_EVENTSTORE_PASSWORD")) o.password = p;
+    } else if (std::string bin = testing::EventStoreBin(); !bin.empty()) {
+      server_ = std::make_unique<testing::EventStoreProcess>(bin, dir_);
+      o.url = server_->url();
+    } else {
+      GTEST_SKIP() << "no dt-eventstore built and no DT_TEST_EVENTSTORE_URL";
+    }
     auto c = RemoteClient::Create(o);
     ASSERT_TRUE(c.ok());
     client_ = std::move(c).value();
@@ -93,38 +49,34 @@ class ClientTest : public ::testing::TestWithParam<std::string> {
       if (client_->ReadHead().ok()) return;
       std::this_thread::sleep_for(25ms);
     }
-    FAIL() << "dt-eventstore did not start";
-#else
-    GTEST_SKIP() << "dt-eventstore is not built";
-#endif
+    FAIL() << "the event store at " << o.url << " did not answer";
   }
   void TearDown() override {
     client_.reset();
-#ifdef DT_EVENTSTORE_BIN
     server_.reset();
-#endif
     std::filesystem::remove_all(dir_);
   }
+  // A stream name unique to this test run.
+  std::string S(const std::string& base) { return base + "-" + suffix_; }
   std::string dir_;
+  std::string suffix_ = Uuid::Random().ToString().substr(0, 8);
   std::unique_ptr<EventStoreClient> client_;
-#ifdef DT_EVENTSTORE_BIN
-  std::unique_ptr<EventStoreProcess> server_;
-#endif
+  std::unique_ptr<testing::EventStoreProcess> server_;
 };
 
 TEST_P(ClientTest, AppendsAndReadsBackInBothDirections) {
   std::vector<ProposedEvent> batch = {Ev("A", R"({"n":0})"), Ev("B", R"({"n":1,"s":"é"})"),
                                       Ev("C", R"({"n":2})", "")};
-  auto r = client_->Append("thing-1", kNoStream, batch);
+  auto r = client_->Append(S("thing-1"), kNoStream, batch);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->first_number, 0);
   EXPECT_EQ(r->last_number, 2);
-  auto fwd = client_->ReadStreamForward("thing-1", 0, 10);
+  auto fwd = client_->ReadStreamForward(S("thing-1"), 0, 10);
   ASSERT_TRUE(fwd.ok()) << fwd.status().ToString();
   ASSERT_EQ(fwd->events.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     const auto& e = fwd->events[i];
-    EXPECT_EQ(e.stream, "thing-1");
+    EXPECT_EQ(e.stream, S("thing-1"));
     EXPECT_EQ(e.number, static_cast<int64_t>(i));
     EXPECT_EQ(e.id, batch[i].id);
     EXPECT_EQ(e.type, batch[i].type);
@@ -133,58 +85,58 @@ TEST_P(ClientTest, AppendsAndReadsBackInBothDirections) {
   }
   EXPECT_EQ(nlohmann::json::parse(fwd->events[0].metadata), nlohmann::json({{"m", 1}}));
   EXPECT_TRUE(fwd->end_of_stream);
-  auto back = client_->ReadStreamBackward("thing-1", -1, 2);
+  auto back = client_->ReadStreamBackward(S("thing-1"), -1, 2);
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back->events.size(), 2u);
   EXPECT_EQ(back->events[0].number, 2);
   EXPECT_EQ(back->events[1].number, 1);
-  auto from1 = client_->ReadStreamForward("thing-1", 1, 1);
+  auto from1 = client_->ReadStreamForward(S("thing-1"), 1, 1);
   ASSERT_TRUE(from1.ok());
   ASSERT_EQ(from1->events.size(), 1u);
   EXPECT_EQ(from1->events[0].type, "B");
 }
 
 TEST_P(ClientTest, ExpectedVersionRules) {
-  ASSERT_TRUE(client_->Append("ev-1", kNoStream, {Ev("A", "{}"), Ev("A", "{}")}).ok());
-  auto again = client_->Append("ev-1", kNoStream, {Ev("A", "{}")});
+  ASSERT_TRUE(client_->Append(S("ev-1"), kNoStream, {Ev("A", "{}"), Ev("A", "{}")}).ok());
+  auto again = client_->Append(S("ev-1"), kNoStream, {Ev("A", "{}")});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), Code::kWrongExpectedVersion);
   EXPECT_EQ(again.status().current_version(), 1);
-  auto stale = client_->Append("ev-1", 0, {Ev("A", "{}")});
+  auto stale = client_->Append(S("ev-1"), 0, {Ev("A", "{}")});
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), Code::kWrongExpectedVersion);
   EXPECT_EQ(stale.status().current_version(), 1);
-  auto exact = client_->Append("ev-1", 1, {Ev("A", "{}")});
+  auto exact = client_->Append(S("ev-1"), 1, {Ev("A", "{}")});
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact->first_number, 2);
-  EXPECT_TRUE(client_->Append("ev-1", kAny, {Ev("A", "{}")}).ok());
-  EXPECT_TRUE(client_->Append("ev-1", kStreamExists, {Ev("A", "{}")}).ok());
-  auto missing = client_->Append("ev-missing", kStreamExists, {Ev("A", "{}")});
+  EXPECT_TRUE(client_->Append(S("ev-1"), kAny, {Ev("A", "{}")}).ok());
+  EXPECT_TRUE(client_->Append(S("ev-1"), kStreamExists, {Ev("A", "{}")}).ok());
+  auto missing = client_->Append(S("ev-missing"), kStreamExists, {Ev("A", "{}")});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kWrongExpectedVersion);
 }
 
 TEST_P(ClientTest, RepeatedAppendOfTheSameIdsWritesNothing) {
   std::vector<ProposedEvent> batch = {Ev("A", R"({"x":1})")};
-  auto first = client_->Append("idem-1", kNoStream, batch);
+  auto first = client_->Append(S("idem-1"), kNoStream, batch);
   ASSERT_TRUE(first.ok());
-  auto second = client_->Append("idem-1", kNoStream, batch);
+  auto second = client_->Append(S("idem-1"), kNoStream, batch);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->first_number, 0);
-  ASSERT_TRUE(client_->Append("idem-1", 0, {Ev("B", "{}")}).ok());
+  ASSERT_TRUE(client_->Append(S("idem-1"), 0, {Ev("B", "{}")}).ok());
   std::vector<ProposedEvent> next = {Ev("C", "{}")};
-  ASSERT_TRUE(client_->Append("idem-1", 1, next).ok());
-  ASSERT_TRUE(client_->Append("idem-1", 1, next).ok());
-  auto all = client_->ReadStreamForward("idem-1", 0, 100);
+  ASSERT_TRUE(client_->Append(S("idem-1"), 1, next).ok());
+  ASSERT_TRUE(client_->Append(S("idem-1"), 1, next).ok());
+  auto all = client_->ReadStreamForward(S("idem-1"), 0, 100);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->events.size(), 3u);
 }
 
 TEST_P(ClientTest, MissingStreamsAreNotFound) {
-  auto r = client_->ReadStreamForward("never-written", 0, 10);
+  auto r = client_->ReadStreamForward(S("never-written"), 0, 10);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kStreamNotFound);
-  auto b = client_->ReadStreamBackward("never-written", -1, 1);
+  auto b = client_->ReadStreamBackward(S("never-written"), -1, 1);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), Code::kStreamNotFound);
 }
@@ -193,26 +145,30 @@ TEST_P(ClientTest, WholeStreamsReadAcrossPages) {
   for (int i = 0; i < 6; ++i) {
     std::vector<ProposedEvent> batch;
     for (int j = 0; j < 110; ++j) batch.push_back(Ev("N", "{\"i\":" + std::to_string(i * 110 + j) + "}"));
-    ASSERT_TRUE(client_->Append("long-1", kAny, std::move(batch)).ok());
+    ASSERT_TRUE(client_->Append(S("long-1"), kAny, std::move(batch)).ok());
   }
   std::vector<ResolvedEvent> all;
-  ASSERT_TRUE(ReadWholeStream(*client_, "long-1", all).ok());
+  ASSERT_TRUE(ReadWholeStream(*client_, S("long-1"), all).ok());
   ASSERT_EQ(all.size(), 660u);
   for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].number, static_cast<int64_t>(i));
 }
 
 TEST_P(ClientTest, AllIsReadInOrderInPagesAndLongPollWaitsForNewEvents) {
-  ASSERT_TRUE(client_->Append("all-a", kNoStream, {Ev("A", R"({"i":0})")}).ok());
-  ASSERT_TRUE(client_->Append("all-b", kNoStream, {Ev("A", R"({"i":1})"), Ev("A", R"({"i":2})")}).ok());
-  ASSERT_TRUE(client_->Append("all-a", 0, {Ev("A", R"({"i":3})")}).ok());
+  auto before = client_->ReadHead();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_TRUE(client_->Append(S("all-a"), kNoStream, {Ev("A", R"({"i":0})")}).ok());
+  ASSERT_TRUE(client_->Append(S("all-b"), kNoStream, {Ev("A", R"({"i":1})"), Ev("A", R"({"i":2})")}).ok());
+  ASSERT_TRUE(client_->Append(S("all-a"), 0, {Ev("A", R"({"i":3})")}).ok());
   std::vector<int> seen;
-  AllPosition pos = AllPosition::Start();
+  AllPosition pos = *before;
   for (int guard = 0; guard < 100; ++guard) {
     auto page = client_->ReadAllForward(pos, 2, 0ms);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
     for (const auto& e : page->events) {
       EXPECT_NE(e.type[0], '$');
-      if (e.stream.rfind("all-", 0) == 0) seen.push_back(nlohmann::json::parse(e.data)["i"]);
+      if (e.stream == S("all-a") || e.stream == S("all-b")) {
+        seen.push_back(nlohmann::json::parse(e.data)["i"]);
+      }
     }
     if (page->end_of_log && page->next == pos) break;
     pos = page->next;
@@ -227,7 +183,7 @@ TEST_P(ClientTest, AllIsReadInOrderInPagesAndLongPollWaitsForNewEvents) {
   EXPECT_TRUE(empty->events.empty());
   std::thread writer([&] {
     std::this_thread::sleep_for(300ms);
-    ASSERT_TRUE(client_->Append("all-late", kNoStream, {Ev("Late", "{}")}).ok());
+    ASSERT_TRUE(client_->Append(S("all-late"), kNoStream, {Ev("Late", "{}")}).ok());
   });
   auto start = std::chrono::steady_clock::now();
   auto waited = client_->ReadAllForward(*head, 10, 5000ms);

@@ -50,6 +50,17 @@ constexpr const char* kAddBalances =
     "unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
     "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
     "amount = balances{s}.amount + excluded.amount";
+// FinishBulk: the newest version per key, balance deltas summed.
+constexpr const char* kFoldStaged[] = {
+    "INSERT INTO contacts_rebuild SELECT DISTINCT ON (id) * FROM contacts_stage "
+    "ORDER BY id, version DESC",
+    "INSERT INTO transactions_rebuild SELECT DISTINCT ON (id) * FROM transactions_stage "
+    "ORDER BY id, version DESC",
+    "INSERT INTO settings_rebuild SELECT DISTINCT ON (user_id, key) * FROM settings_stage "
+    "ORDER BY user_id, key, version DESC",
+    "INSERT INTO balances_rebuild SELECT user_id, contact_id, currency, SUM(amount) "
+    "FROM balances_stage GROUP BY user_id, contact_id, currency",
+};
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -278,6 +289,9 @@ class PgStore final : public ReadModelStore {
           for (const char* q : sql::kCreateTables) {
             DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "", 0)).status());
           }
+          for (const char* q : sql::kCreateIndexes) {
+            DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "", 0)).status());
+          }
         }
         DT_RETURN_IF_ERROR(
             Exec(c, kInsertSchemaVersion, {std::to_string(sql::kSchemaVersion)}).status());
@@ -309,10 +323,8 @@ class PgStore final : public ReadModelStore {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
-    const bool rebuild = target == Target::kRebuild;
-    const std::string sfx = rebuild ? "_rebuild" : "";
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
-    Status s = ApplyLocked(c, sfx, b, rebuild, state);
+    Status s = ApplyLocked(c, b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
       return s;
@@ -331,12 +343,62 @@ class PgStore final : public ReadModelStore {
       for (const char* t : sql::kTables) {
         DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE IF EXISTS ") + t + "_rebuild").status());
       }
+      for (const char* t : sql::kStagedTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE IF EXISTS ") + t + "_stage").status());
+      }
       for (const char* q : sql::kCreateTables) {
         DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", gen)).status());
+      }
+      for (const char* t : sql::kStagedTables) {
+        // UNLOGGED: staging rows are rebuilt from the events if the server crashes.
+        DT_RETURN_IF_ERROR(Exec(c, std::string("CREATE UNLOGGED TABLE ") + t + "_stage (LIKE " +
+                                       t + "_rebuild)")
+                               .status());
       }
       ProjectionState st;
       st.generation = gen;
       return SaveStateLocked(c, true, st);
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    // A lost rebuild batch is simply rebuilt again: no need to wait for the WAL flush.
+    Status s = Exec(c, "SET LOCAL synchronous_commit = off").status();
+    if (s.ok()) s = ApplyLocked(c, b, state, Mode::kStage);
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  Status FinishBulk() override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(EnsureWriter());
+    PGconn* c = writer_.get();
+    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      for (const char* q : kFoldStaged) DT_RETURN_IF_ERROR(Exec(c, q).status());
+      for (const char* t : sql::kStagedTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE ") + t + "_stage").status());
+      }
+      for (const char* q : sql::kCreateIndexes) {
+        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", st.generation)).status());
+      }
+      for (const char* t : sql::kTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("ANALYZE ") + t + "_rebuild").status());
+      }
+      return Status::Ok();
     }();
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
@@ -352,6 +414,13 @@ class PgStore final : public ReadModelStore {
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
+      // A rebuild that skipped the bulk phase still ends with its indexes and no staging.
+      for (const char* t : sql::kStagedTables) {
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE IF EXISTS ") + t + "_stage").status());
+      }
+      for (const char* q : sql::kCreateIndexes) {
+        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", st.generation)).status());
+      }
       for (const char* t : sql::kTables) {
         DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE ") + t).status());
         DT_RETURN_IF_ERROR(
@@ -513,8 +582,18 @@ class PgStore final : public ReadModelStore {
         .status();
   }
 
-  Status ApplyLocked(PGconn* c, const std::string& sfx, const Batch& b, bool rebuild,
-                     const ProjectionState& state) {
+  enum class Mode { kLive, kRebuild, kStage };
+
+  // Row statements per mode: upserts into the live or rebuild tables, plain inserts into
+  // the staging tables. Events always go to the target's own events table.
+  static std::string RowSql(const char* tmpl, Mode mode) {
+    if (mode == Mode::kStage) return sql::WithoutConflictClause(sql::Render(tmpl, "_stage", 0));
+    return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
+  }
+
+  Status ApplyLocked(PGconn* c, const Batch& b, const ProjectionState& state, Mode mode) {
+    const bool rebuild = mode != Mode::kLive;
+    const std::string sfx = rebuild ? "_rebuild" : "";
     if (!b.contacts.empty()) {
       ArrayLiteral a[11];
       for (const auto& x : b.contacts) {
@@ -532,7 +611,7 @@ class PgStore final : public ReadModelStore {
       }
       Params p;
       for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertContacts, sfx, 0), p).status());
+      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertContacts, mode), p).status());
     }
     if (!b.transactions.empty()) {
       ArrayLiteral a[14];
@@ -554,7 +633,7 @@ class PgStore final : public ReadModelStore {
       }
       Params p;
       for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertTransactions, sfx, 0), p).status());
+      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertTransactions, mode), p).status());
     }
     if (!b.settings.empty()) {
       ArrayLiteral a[4];
@@ -566,7 +645,7 @@ class PgStore final : public ReadModelStore {
       }
       Params p;
       for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kUpsertSettings, sfx, 0), p).status());
+      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertSettings, mode), p).status());
     }
     if (!b.events.empty()) {
       ArrayLiteral a[10];
@@ -596,7 +675,7 @@ class PgStore final : public ReadModelStore {
       }
       Params p;
       for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kAddBalances, sfx, 0), p).status());
+      DT_RETURN_IF_ERROR(Exec(c, RowSql(kAddBalances, mode), p).status());
     }
     return SaveStateLocked(c, rebuild, state);
   }

@@ -66,7 +66,16 @@ Status Projector::EnsureActive() {
   return Status::Ok();
 }
 
+void Projector::SetAppliedListener(AppliedListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
 void Projector::Publish(const Batch& batch) {
+  if (!batch.events.empty()) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_(batch.events);
+  }
   {
     std::lock_guard lock(wait_mu_);
     if (applied_.size() > kMaxTrackedStreams) applied_.clear();
@@ -301,7 +310,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
     ProjectionState next = state;
     next.position = item.next.ToString();
     next.events_applied = item.seq_after;
-    write_status = store_.Apply(Target::kRebuild, item.batch, next);
+    write_status = store_.ApplyBulk(item.batch, next);
     if (!write_status.ok()) break;
     state = next;
     pos = item.next;
@@ -313,6 +322,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   reader.join();
   DT_RETURN_IF_ERROR(write_status);
   if (reader_error) return *reader_error;
+  DT_RETURN_IF_ERROR(store_.FinishBulk());
 
   // Pause the live projector, catch up to the very end, swap.
   {

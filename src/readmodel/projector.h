@@ -86,6 +86,11 @@ class Projector {
 
   ProjectorStatus GetStatus();
 
+  // Called on the projector thread after each live batch is committed (so its changes are
+  // visible to reads), with the events it applied. For real-time pushes; must be quick.
+  using AppliedListener = std::function<void(const std::vector<EventRow>& events)>;
+  void SetAppliedListener(AppliedListener listener);
+
  private:
   void Run();
   Status EnsureActive();
@@ -115,6 +120,9 @@ class Projector {
   std::mutex wait_mu_;
   std::condition_variable applied_cv_;
   std::unordered_map<std::string, int64_t> applied_;  // GUARDED_BY(wait_mu_): recent streams
+
+  std::mutex listener_mu_;
+  AppliedListener listener_;  // GUARDED_BY(listener_mu_)
 
   std::mutex status_mu_;
   std::string last_error_;   // GUARDED_BY(status_mu_)

@@ -114,6 +114,14 @@ class ReadModelStore {
   virtual Result<ProjectionState> LoadState(Target target) = 0;
   virtual Status Apply(Target target, const Batch& batch, const ProjectionState& state) = 0;
   virtual Status BeginRebuild() = 0;
+  // The rebuild's bulk phase: rows go to staging tables without keys (append-only writes,
+  // no read-modify-write of random B-tree pages), events straight into the rebuild's events
+  // table; the state row of the rebuild is saved in the same transaction. FinishBulk()
+  // folds the staging rows into the *_rebuild tables (newest version per key, balance
+  // deltas summed) and builds the secondary indexes. Afterwards Apply(kRebuild, ...)
+  // upserts as usual (the catch-up before the swap).
+  virtual Status ApplyBulk(const Batch& batch, const ProjectionState& state) = 0;
+  virtual Status FinishBulk() = 0;
   virtual Status FinishRebuild() = 0;
   virtual bool RebuildInProgress() = 0;
   // True when this instance now holds the projector lock (non-blocking).

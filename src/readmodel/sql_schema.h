@@ -23,26 +23,42 @@ inline constexpr const char* kFillBalances =
     "currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) FROM transactions "
     "WHERE type = 'money' AND is_deleted = 0 GROUP BY user_id, contact_id, currency";
 
+// The tables (with their primary keys) and, separately, their secondary indexes: a rebuild
+// loads the tables first and builds the indexes once at the end.
 inline constexpr const char* kCreateTables[] = {
     "CREATE TABLE contacts{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, "
     "username TEXT, phone TEXT, email TEXT, notes TEXT, created_at TEXT NOT NULL, "
     "updated_at TEXT NOT NULL, version BIGINT NOT NULL, is_deleted INTEGER NOT NULL)",
-    "CREATE INDEX contacts_user_g{g} ON contacts{s} (user_id, name)",
     "CREATE TABLE transactions{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, "
     "contact_id TEXT NOT NULL, type TEXT NOT NULL, direction TEXT NOT NULL, "
     "amount BIGINT NOT NULL, currency TEXT NOT NULL, description TEXT, "
     "transaction_date TEXT NOT NULL, due_date TEXT, created_at TEXT NOT NULL, "
     "updated_at TEXT NOT NULL, version BIGINT NOT NULL, is_deleted INTEGER NOT NULL)",
-    "CREATE INDEX transactions_user_g{g} ON transactions{s} (user_id, transaction_date)",
     "CREATE TABLE settings{s} (user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
     "version BIGINT NOT NULL, PRIMARY KEY (user_id, key))",
     "CREATE TABLE events{s} (seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL, "
     "stream TEXT NOT NULL, version BIGINT NOT NULL, user_id TEXT NOT NULL, "
     "aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL, "
     "data TEXT NOT NULL, occurred_at TEXT NOT NULL)",
-    "CREATE INDEX events_user_g{g} ON events{s} (user_id, seq)",
     kCreateBalances,
 };
+
+inline constexpr const char* kCreateIndexes[] = {
+    "CREATE INDEX IF NOT EXISTS contacts_user_g{g} ON contacts{s} (user_id, name)",
+    "CREATE INDEX IF NOT EXISTS transactions_user_g{g} ON transactions{s} (user_id, transaction_date)",
+    "CREATE INDEX IF NOT EXISTS events_user_g{g} ON events{s} (user_id, seq)",
+};
+
+// Staging tables of a rebuild's bulk phase: the row tables without any key, written
+// append-only; FinishBulk folds them into the *_rebuild tables.
+inline constexpr const char* kStagedTables[] = {"contacts", "transactions", "settings",
+                                                "balances"};
+
+// An upsert statement without its ON CONFLICT clause: the plain insert used for staging.
+inline std::string WithoutConflictClause(const std::string& sql) {
+  auto at = sql.find(" ON CONFLICT");
+  return at == std::string::npos ? sql : sql.substr(0, at);
+}
 
 inline constexpr const char* kTables[] = {"contacts", "transactions", "settings", "events",
                                           "balances"};

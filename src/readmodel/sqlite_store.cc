@@ -49,6 +49,19 @@ constexpr const char* kAddBalance =
     "INSERT INTO balances{s} (user_id, contact_id, currency, amount) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
     "amount = balances{s}.amount + excluded.amount";
+// FinishBulk: the newest version per key (SQLite takes the bare columns from the row that
+// holds max()), balance deltas summed.
+constexpr const char* kFoldStaged[] = {
+    "INSERT INTO contacts_rebuild SELECT id, user_id, name, username, phone, email, notes, "
+    "created_at, updated_at, max(version), is_deleted FROM contacts_stage GROUP BY id",
+    "INSERT INTO transactions_rebuild SELECT id, user_id, contact_id, type, direction, amount, "
+    "currency, description, transaction_date, due_date, created_at, updated_at, max(version), "
+    "is_deleted FROM transactions_stage GROUP BY id",
+    "INSERT INTO settings_rebuild SELECT user_id, key, value, max(version) FROM settings_stage "
+    "GROUP BY user_id, key",
+    "INSERT INTO balances_rebuild SELECT user_id, contact_id, currency, SUM(amount) "
+    "FROM balances_stage GROUP BY user_id, contact_id, currency",
+};
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -257,6 +270,9 @@ class SqliteStore final : public ReadModelStore {
         for (const char* q : sql::kCreateTables) {
           DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
         }
+        for (const char* q : sql::kCreateIndexes) {
+          DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
+        }
       }
       DT_RETURN_IF_ERROR(SetSchemaVersion(sql::kSchemaVersion));
       DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
@@ -289,10 +305,8 @@ class SqliteStore final : public ReadModelStore {
 
   Status Apply(Target target, const Batch& b, const ProjectionState& state) override {
     std::lock_guard lock(write_mu_);
-    const bool rebuild = target == Target::kRebuild;
-    const std::string sfx = rebuild ? "_rebuild" : "";
     DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status s = ApplyLocked(sfx, b, rebuild, state);
+    Status s = ApplyLocked(b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
     if (!s.ok()) {
       (void)writer_->Exec("ROLLBACK");
       return s;
@@ -308,8 +322,15 @@ class SqliteStore final : public ReadModelStore {
     for (const char* t : sql::kTables) {
       DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_rebuild"));
     }
+    for (const char* t : sql::kStagedTables) {
+      DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_stage"));
+    }
     for (const char* q : sql::kCreateTables) {
       DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", gen)));
+    }
+    for (const char* t : sql::kStagedTables) {
+      DT_RETURN_IF_ERROR(writer_->Exec(std::string("CREATE TABLE ") + t + "_stage AS SELECT * FROM " +
+                                       t + "_rebuild WHERE 0"));
     }
     ProjectionState st;
     st.generation = gen;
@@ -319,11 +340,52 @@ class SqliteStore final : public ReadModelStore {
     return Status::Ok();
   }
 
+  Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
+    std::lock_guard lock(write_mu_);
+    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+    Status s = ApplyLocked(b, state, Mode::kStage);
+    if (!s.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return s;
+    }
+    return writer_->Exec("COMMIT");
+  }
+
+  Status FinishBulk() override {
+    std::lock_guard lock(write_mu_);
+    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
+    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+    Status s = [&]() -> Status {
+      for (const char* q : kFoldStaged) DT_RETURN_IF_ERROR(writer_->Exec(q));
+      for (const char* t : sql::kStagedTables) {
+        DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE ") + t + "_stage"));
+      }
+      for (const char* q : sql::kCreateIndexes) {
+        DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
+      }
+      return Status::Ok();
+    }();
+    if (!s.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return s;
+    }
+    DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+    writer_->Forget();
+    return Status::Ok();
+  }
+
   Status FinishRebuild() override {
     std::lock_guard lock(write_mu_);
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     Status s = [&]() -> Status {
+      // A rebuild that skipped the bulk phase still ends with its indexes and no staging.
+      for (const char* t : sql::kStagedTables) {
+        DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_stage"));
+      }
+      for (const char* q : sql::kCreateIndexes) {
+        DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
+      }
       for (const char* t : sql::kTables) {
         DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE ") + t));
         DT_RETURN_IF_ERROR(
@@ -522,10 +584,20 @@ class SqliteStore final : public ReadModelStore {
     return Status::Ok();
   }
 
-  Status ApplyLocked(const std::string& sfx, const Batch& b, bool rebuild,
-                     const ProjectionState& state) {
+  enum class Mode { kLive, kRebuild, kStage };
+
+  // Row statements per mode: upserts into the live or rebuild tables, plain inserts into
+  // the staging tables. Events always go to the target's own events table.
+  std::string RowSql(const char* tmpl, Mode mode) {
+    if (mode == Mode::kStage) return sql::WithoutConflictClause(sql::Render(tmpl, "_stage", 0));
+    return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
+  }
+
+  Status ApplyLocked(const Batch& b, const ProjectionState& state, Mode mode) {
+    const bool rebuild = mode != Mode::kLive;
+    const std::string sfx = rebuild ? "_rebuild" : "";
     if (!b.contacts.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(sql::Render(kUpsertContact, sfx, 0)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kUpsertContact, mode)));
       for (const auto& c : b.contacts) {
         sqlite3_reset(s);
         BindText(s, 1, c.id);
@@ -544,7 +616,7 @@ class SqliteStore final : public ReadModelStore {
     }
     if (!b.transactions.empty()) {
       DT_ASSIGN_OR_RETURN(sqlite3_stmt * s,
-                          writer_->Prepare(sql::Render(kUpsertTransaction, sfx, 0)));
+                          writer_->Prepare(RowSql(kUpsertTransaction, mode)));
       for (const auto& t : b.transactions) {
         sqlite3_reset(s);
         BindText(s, 1, t.id);
@@ -565,7 +637,7 @@ class SqliteStore final : public ReadModelStore {
       }
     }
     if (!b.settings.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(sql::Render(kUpsertSetting, sfx, 0)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kUpsertSetting, mode)));
       for (const auto& r : b.settings) {
         sqlite3_reset(s);
         BindText(s, 1, r.user_id);
@@ -593,7 +665,7 @@ class SqliteStore final : public ReadModelStore {
       }
     }
     if (!b.balances.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(sql::Render(kAddBalance, sfx, 0)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kAddBalance, mode)));
       for (const auto& d : b.balances) {
         sqlite3_reset(s);
         BindText(s, 1, d.user_id);
