@@ -290,10 +290,19 @@ TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
       {http::Verb::post, "/api/contacts", tx_ok, {{"Authorization", "Bearer nope"}}, 401},
       {http::Verb::patch, "/api/contacts/" + c, R"({"name":"x"})", {}, 405},
       {http::Verb::post, "/api/no-such-thing", "{}", {}, 404},
-      {http::Verb::post, "/api/contacts", std::string(2u << 20, ' '), {}, 413},
+      // Just over the 1 MiB limit: small enough to sit in the socket buffers, so the client
+      // can read the 413 (a much larger body may meet a closed connection while sending).
+      {http::Verb::post, "/api/contacts", std::string((1u << 20) + 1024, ' '), {}, 413},
   };
   for (const auto& row : rows) {
-    auto r = alice_->Do(row.method, row.path, json(), row.headers, &row.body);
+    Reply r;
+    try {
+      r = alice_->Do(row.method, row.path, json(), row.headers, &row.body);
+    } catch (const std::exception& e) {
+      // Only the oversized body may find the connection already closed by the server.
+      EXPECT_EQ(row.status, 413u) << row.path << ": " << e.what();
+      continue;
+    }
     EXPECT_EQ(r.status, row.status) << row.path << " " << row.body << " -> " << r.raw;
     EXPECT_TRUE(r.body.is_object() && r.body["error"].is_string()) << r.raw;
   }

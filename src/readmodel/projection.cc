@@ -28,6 +28,11 @@ void Upsert(std::vector<Row>& rows, std::unordered_map<std::string, size_t>& ind
 }  // namespace
 
 bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
+  client::ResolvedEvent copy = e;
+  return Add(std::move(copy), next_seq);
+}
+
+bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
   std::string_view aggregate_type;
   std::string aggregate_id;
   if (StartsWith(e.stream, tracker::kContactPrefix)) {
@@ -98,7 +103,7 @@ bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
   row.event_type = e.type;
   row.occurred_at = d.value("occurred_at", "");
   if (row.occurred_at.empty()) row.occurred_at = FormatRfc3339Micros(e.created_us);
-  row.data = e.data;
+  row.data = std::move(e.data);
   batch_.events.push_back(std::move(row));
   ++events_;
   return true;

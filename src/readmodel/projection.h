@@ -21,6 +21,8 @@ class BatchBuilder {
   // Adds `e` if it is a domain event; `next_seq` is incremented for each event added.
   // Returns true if it was added.
   bool Add(const client::ResolvedEvent& e, int64_t& next_seq);
+  // Same, taking the event's data without a copy.
+  bool Add(client::ResolvedEvent&& e, int64_t& next_seq);
   Batch Take();
   size_t size() const { return events_; }
 

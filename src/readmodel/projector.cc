@@ -101,7 +101,7 @@ Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {
   if (page->next == pos_ && page->events.empty()) return true;
   BatchBuilder builder;
   int64_t seq = live_state_.events_applied;
-  for (const auto& e : page->events) builder.Add(e, seq);
+  for (auto& e : page->events) builder.Add(std::move(e), seq);
   Batch batch = builder.Take();
   ProjectionState next = live_state_;
   next.position = page->next.ToString();
@@ -278,7 +278,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
         reader_error = page.status();
         break;
       }
-      for (const auto& e : page->events) builder.Add(e, seq);
+      for (auto& e : page->events) builder.Add(std::move(e), seq);
       pos = page->next;
       bool end = page->end_of_log;
       if (builder.size() >= options_.rebuild_batch_events || end) {
