@@ -73,9 +73,14 @@ constexpr const char* kDeleteState = "DELETE FROM projection_state WHERE name = 
 constexpr const char* kSchemaVersion = "SELECT max(version) FROM schema_version";
 constexpr const char* kInsertSchemaVersion = "INSERT INTO schema_version (version) VALUES ($1)";
 constexpr const char* kTableExists = "SELECT to_regclass($1) IS NOT NULL";
-constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock($1)";
-constexpr const char* kTryProjectorLock = "SELECT pg_try_advisory_lock($1)";
-constexpr const char* kUnlockProjector = "SELECT pg_advisory_unlock($1)";
+// Advisory locks are per database: the second key is the schema, so read models kept in
+// different schemas of one database each elect their own projector.
+constexpr const char* kMigrationLock =
+    "SELECT pg_advisory_xact_lock($1::int4, hashtext(current_schema()))";
+constexpr const char* kTryProjectorLock =
+    "SELECT pg_try_advisory_lock($1::int4, hashtext(current_schema()))";
+constexpr const char* kUnlockProjector =
+    "SELECT pg_advisory_unlock($1::int4, hashtext(current_schema()))";
 
 constexpr const char* kListContacts =
     "SELECT id, user_id, name, username, phone, email, notes, created_at, updated_at, version, "
@@ -275,7 +280,7 @@ class PgStore final : public ReadModelStore {
     PGconn* c = writer_.get();
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
-      DT_RETURN_IF_ERROR(Exec(c, kMigrationLock, {std::to_string(kProjectorLockKey + 1)}).status());
+      DT_RETURN_IF_ERROR(Exec(c, kMigrationLock, {std::to_string(kMigrationLockClass)}).status());
       for (const char* q : sql::kCreateMeta) DT_RETURN_IF_ERROR(Exec(c, q).status());
       DT_ASSIGN_OR_RETURN(PgResult v, Exec(c, kSchemaVersion));
       int64_t version = ValInt(v.get(), 0, 0);
@@ -447,7 +452,7 @@ class PgStore final : public ReadModelStore {
     locked_ = false;
     DT_RETURN_IF_ERROR(EnsureWriter());
     DT_ASSIGN_OR_RETURN(PgResult r,
-                        Exec(writer_.get(), kTryProjectorLock, {std::to_string(kProjectorLockKey)}));
+                        Exec(writer_.get(), kTryProjectorLock, {std::to_string(kProjectorLockClass)}));
     locked_ = Val(r.get(), 0, 0) == "t";
     return locked_;
   }
@@ -455,7 +460,7 @@ class PgStore final : public ReadModelStore {
   void ReleaseProjectorLock() override {
     std::lock_guard lock(write_mu_);
     if (locked_ && writer_ && PQstatus(writer_.get()) == CONNECTION_OK) {
-      (void)Exec(writer_.get(), kUnlockProjector, {std::to_string(kProjectorLockKey)});
+      (void)Exec(writer_.get(), kUnlockProjector, {std::to_string(kProjectorLockClass)});
     }
     locked_ = false;
   }

@@ -18,7 +18,9 @@ namespace dt::readmodel {
 // `url`: a libpq connection URI (postgresql://user:pass@host:port/db?options=...).
 Result<std::unique_ptr<ReadModelStore>> OpenPgStore(const std::string& url);
 
-// The advisory lock key that elects the projector.
-inline constexpr int64_t kProjectorLockKey = 0x4454726b50726a31;  // "DTrkPrj1"
+// The advisory locks (two-key form: this class and the hash of the schema's name) that
+// elect the projector and serialise schema migrations.
+inline constexpr int32_t kProjectorLockClass = 0x44547231;  // "DTr1"
+inline constexpr int32_t kMigrationLockClass = 0x44547232;  // "DTr2"
 
 }  // namespace dt::readmodel

@@ -360,17 +360,19 @@ TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
       ASSERT_TRUE(c.ok());
     }
   });
-  ASSERT_TRUE(projector.Rebuild().ok());
+  Status rebuilt = projector.Rebuild();
   done = true;
   writer.join();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.ToString();
   auto last = tracker_->CreateContact(Ctx("user-c"), json{{"name", "zz-final"}});
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE(projector.WaitApplied(last->stream, 0, std::chrono::seconds(10)));
   auto incremental = store_->Dump();
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto rebuilt = store_->Dump();
-  ASSERT_TRUE(incremental.ok() && rebuilt.ok());
-  EXPECT_EQ(*incremental, *rebuilt);
+  Status again = projector.Rebuild();
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  auto dump = store_->Dump();
+  ASSERT_TRUE(incremental.ok() && dump.ok());
+  EXPECT_EQ(*incremental, *dump);
   projector.Stop();
 }
 
