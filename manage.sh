@@ -201,6 +201,11 @@ cmd_start() {
   cmd_start_server
 }
 
+cmd_stop() {
+  cmd_stop_server
+  if declare -F cmd_stop_services >/dev/null; then cmd_stop_services; fi
+}
+
 cmd_rebuild_projections() {
   ensure_binary "$DT_SERVER_BIN"
   say "rebuilding the read model from every event"
@@ -294,6 +299,7 @@ Usage: ./manage.sh <command> [args]
   test           build, then run the whole test suite: unit, integration (with a
                  throwaway PostgreSQL), sanitizer build of the engine, fuzz smoke runs
   start          start the event store (port 2113) and the API (port 8000) with the defaults
+  stop           stop the API, then the event store
   start-server   start the Debt Tracker API (dt-server) in the background
   stop-server    stop it (SIGTERM: in-flight requests finish)
   restart-server stop, then start it
@@ -317,6 +323,7 @@ main() {
     build) cmd_build "$@" ;;
     test) cmd_test "$@" ;;
     start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
     start-server) cmd_start_server "$@" ;;
     stop-server) cmd_stop_server "$@" ;;
     restart-server) cmd_restart_server "$@" ;;
