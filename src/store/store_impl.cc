@@ -89,7 +89,13 @@ Status StoreImpl::OpenImpl() {
   streams_.store(next_stream_id_ - 1);
   update_ = std::make_unique<IndexUpdate>(*index_,
       [this](std::string_view name) { return WriterLookup(name); }, kMaxRunBytes);
-  if (replay_from < rec.end) DT_RETURN_IF_ERROR(Reindex(replay_from, rec.end));
+  if (replay_from < rec.end) {
+    spdlog::info("event store {}: the index covers the log up to {} (states {}, runs {}, ids {}); "
+                 "indexing the {} bytes after it",
+                 folder, replay_from, cp.states_present ? std::to_string(cp.states) : "none", cp.runs,
+                 cp.ids, rec.end - replay_from);
+    DT_RETURN_IF_ERROR(Reindex(replay_from, rec.end));
+  }
   DT_RETURN_IF_ERROR(FlushStates(rec.end, /*force=*/true));
 
   head_.store(rec.end, std::memory_order_release);
@@ -103,8 +109,6 @@ Status StoreImpl::OpenImpl() {
 Status StoreImpl::Reindex(Position from, Position to) {
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
-  if (to - from > (64 << 20) || from == 0)
-    spdlog::info("event store {}: indexing the log from position {} to {}", options_.folder, from, to);
   LogReader reader(*log_, from, to, 4 << 20);
   update_->Reset(next_stream_id_);
   RecordView v;

@@ -13,7 +13,7 @@ namespace {
 constexpr uint64_t kMaxGroupBytes = 64ull << 20;       // bytes of records written per group
 constexpr auto kChkSyncInterval = std::chrono::seconds(1);
 constexpr auto kStateFlushInterval = std::chrono::seconds(1);
-constexpr uint64_t kIndexFlushBytes = 128ull << 20;    // of log between index flushes
+constexpr uint64_t kIndexFlushBytes = 64ull << 20;     // of log between index flushes
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
