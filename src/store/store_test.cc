@@ -166,10 +166,39 @@ TEST_F(StoreTest, ReadsAllForwardAndBackwardAcrossSegments) {
   std::reverse(back.begin(), back.end());
   EXPECT_EQ(back, ids);
   EXPECT_TRUE(store_->ReadAll(7, 1, Direction::kForward).status().Is(Code::kInvalidArgument));
+  EXPECT_TRUE(store_->ReadAll(7, 1, Direction::kBackward).status().Is(Code::kInvalidArgument));
+  // Backward from an event's position: the events before it.
+  auto mid = store_->ReadAll(0, 150, Direction::kForward);
+  ASSERT_TRUE(mid.ok());
+  auto before = store_->ReadAll(mid->events.back().position, 2, Direction::kBackward);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->events.size(), 2u);
+  EXPECT_EQ(before->events[0].id, ids[148]);
+  EXPECT_EQ(before->events[1].id, ids[147]);
   Reopen();
   auto again = store_->ReadAll(0, 1000, Direction::kForward);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->events.size(), 300u);
+}
+
+TEST_F(StoreTest, ABatchLargerThanASegmentGetsASegmentOfItsOwn) {
+  segment_bytes_ = 1 << 16;
+  Reopen();
+  ASSERT_TRUE(store_->Append("small", kExpectedAny, MakeEvents(3)).ok());
+  auto big = MakeEvents(40);
+  for (auto& e : big) e.data = "\"" + std::string(5000, 'b') + "\"";  // 200 KB in one batch
+  auto r = store_->Append("big", kExpectedAny, std::move(big));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(store_->Append("small", kExpectedAny, MakeEvents(3)).ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    auto all = store_->ReadAll(0, 1000, Direction::kForward);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    EXPECT_EQ(all->events.size(), 46u);
+    auto b = store_->ReadStream("big", 0, 100, Direction::kForward);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->events.size(), 40u);
+    Reopen();
+  }
 }
 
 TEST_F(StoreTest, SoftDeleteHidesTheStreamAndAnAppendRecreatesIt) {
