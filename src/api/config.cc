@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,19 @@ Result<Config> Config::Load(const Getenv& getenv) {
     c.bootstrap_users = *v;
   }
   if (auto v = get("DEBT_TRACKER_DATA_DIR")) c.data_dir = *v;
+  if (auto v = get("DEBT_TRACKER_LOG_FILE")) c.log_file = *v;
+  if (auto v = get("DEBT_TRACKER_READY_MAX_LAG_EVENTS")) {
+    if (!ParseNumber(*v, c.ready_max_lag_events) || c.ready_max_lag_events < 0) {
+      return Bad("DEBT_TRACKER_READY_MAX_LAG_EVENTS", *v, "must be a number of events >= 0");
+    }
+  }
+  if (auto v = get("DEBT_TRACKER_READY_MAX_LAG_SECONDS")) {
+    char* end = nullptr;
+    c.ready_max_lag_seconds = std::strtod(v->c_str(), &end);
+    if (end != v->c_str() + v->size() || !(c.ready_max_lag_seconds >= 0)) {
+      return Bad("DEBT_TRACKER_READY_MAX_LAG_SECONDS", *v, "must be a number of seconds >= 0");
+    }
+  }
   if (auto v = get("DEBT_TRACKER_ALLOW_REGISTRATION")) {
     if (*v == "true" || *v == "1") c.allow_registration = true;
     else if (*v == "false" || *v == "0") c.allow_registration = false;
@@ -91,6 +105,12 @@ Result<Config> Config::Load(const Getenv& getenv) {
     c.log_level = *v;
   }
   return c;
+}
+
+std::string LogFilePath(const Config& config) {
+  if (config.log_file == "off") return "";
+  if (!config.log_file.empty()) return config.log_file;
+  return (std::filesystem::path(config.data_dir) / "logs" / "dt-server.log").string();
 }
 
 Result<std::string> ResolveJwtSecret(const Config& config) {
@@ -144,6 +164,12 @@ std::string ConfigHelp() {
   JWT_EXPIRATION                   token lifetime in seconds (default 3600)
   DEBT_TRACKER_BOOTSTRAP_USER      name:password[,name:password...] created at start if missing
   DEBT_TRACKER_DATA_DIR            folder for generated files (default data)
+  DEBT_TRACKER_LOG_FILE            log file written besides the console (default
+                                   <data dir>/logs/dt-server.log; off: console only)
+  DEBT_TRACKER_READY_MAX_LAG_EVENTS  GET /health/ready answers 503 while the read model is
+                                   more events than this behind the event store (default 1000)
+  DEBT_TRACKER_READY_MAX_LAG_SECONDS ... or its oldest unapplied event is older than this
+                                   (default 30)
   DEBT_TRACKER_ALLOW_REGISTRATION  true enables POST /api/auth/register (default false)
   DEBT_TRACKER_WORKERS             threads for blocking handlers (default 64)
   DEBT_TRACKER_READ_YOUR_WRITES_MS longest wait for the read model before a write answers

@@ -9,6 +9,9 @@
 //   JWT_EXPIRATION              3600 (seconds)
 //   DEBT_TRACKER_BOOTSTRAP_USER  name:password[,name:password...] created at start if missing
 //   DEBT_TRACKER_DATA_DIR       data           where generated files live
+//   DEBT_TRACKER_LOG_FILE       <data dir>/logs/dt-server.log   ("off": console only)
+//   DEBT_TRACKER_READY_MAX_LAG_EVENTS   1000   /health/ready fails when the read model is
+//   DEBT_TRACKER_READY_MAX_LAG_SECONDS  30     further behind the event store than this
 //   DEBT_TRACKER_ALLOW_REGISTRATION  false     POST /api/auth/register
 //   DEBT_TRACKER_WORKERS        64             threads for blocking handlers
 //   DEBT_TRACKER_READ_YOUR_WRITES_MS  5000     bound on waiting for the read model
@@ -38,6 +41,9 @@ struct Config {
   int64_t jwt_expiration = 3600;
   std::string bootstrap_users;
   std::string data_dir = "data";
+  std::string log_file;  // "" = <data_dir>/logs/dt-server.log; "off" = console only
+  int64_t ready_max_lag_events = 1000;
+  double ready_max_lag_seconds = 30;
   bool allow_registration = false;
   size_t workers = 64;
   std::chrono::milliseconds read_your_writes{5000};
@@ -50,6 +56,9 @@ struct Config {
 // Returns JWT_SECRET if set, else the secret kept in <data_dir>/jwt_secret (created with 32
 // random bytes, mode 0600, when missing).
 Result<std::string> ResolveJwtSecret(const Config& config);
+
+// The log file to write besides the console, "" for none.
+std::string LogFilePath(const Config& config);
 
 // The help text listing every setting (for --help).
 std::string ConfigHelp();

@@ -51,8 +51,13 @@ int Serve() {
   auto config = LoadConfig();
   if (!config.ok()) return Fail(config.status().message());
   dt::http::SetupLogging(config->log_level);
-  spdlog::info("msg=starting version={} event_store={} read_model={}", DT_VERSION,
-               config->eventstore_url,
+  std::string log_file = dt::api::LogFilePath(*config);
+  if (!log_file.empty()) {
+    std::string problem = dt::http::AddLogFile(log_file);
+    if (!problem.empty()) return Fail("DEBT_TRACKER_LOG_FILE: " + problem);
+  }
+  spdlog::info("msg=starting version={} pid={} log_file={} event_store={} read_model={}",
+               DT_VERSION, getpid(), log_file.empty() ? "none" : log_file, config->eventstore_url,
                config->database_url.rfind("sqlite:", 0) == 0 ? config->database_url
                                                               : std::string("postgresql"));
   auto app = dt::api::App::Create(*config);

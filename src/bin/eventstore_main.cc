@@ -32,10 +32,18 @@ int main(int argc, char** argv) {
   }
   const store_http::Config& c = parsed->config;
   http::SetupLogging(c.log_level);
+  if (!c.log_dir.empty()) {
+    std::string problem = http::AddLogFile(c.log_dir + "/dt-eventstore.log");
+    if (!problem.empty()) {
+      std::fprintf(stderr, "dt-eventstore: bad setting EVENTSTORE_LOG: %s\n", problem.c_str());
+      return 2;
+    }
+  }
   spdlog::info("{} starting (pid {})", store_http::VersionString(), getpid());
-  spdlog::info("data folder {}; listening on {}:{}; authentication {}; http request log {}", c.db,
-               c.node_ip, c.http_port, c.insecure ? "OFF (insecure)" : "on (admin account)",
-               c.log_http_requests ? "on" : "off");
+  spdlog::info("data folder {}; listening on {}:{}; authentication {}; http request log {}; log file {}",
+               c.db, c.node_ip, c.http_port, c.insecure ? "OFF (insecure)" : "on (admin account)",
+               c.log_http_requests ? "on" : "off",
+               c.log_dir.empty() ? std::string("none") : c.log_dir + "/dt-eventstore.log");
   spdlog::info("accepted for compatibility: atom pub over http = {}, run projections = {} (no projections run here)",
                c.atom_pub, c.run_projections);
 

@@ -29,10 +29,26 @@ Server::Core::Core(ServerOptions o, const Router& r) : options(std::move(o)), ro
     connections_total = &m->GetCounter("http_connections_total", "Accepted connections");
     connections_rejected = &m->GetCounter(
         "http_connections_rejected_total", "Connections refused because max_connections was reached");
-    request_seconds = &m->GetHistogram("http_request_duration_seconds",
-                                       "Time from a request's last byte to its response",
-                                       LatencyBuckets());
+    if (!options.route_metrics) {
+      request_seconds = &m->GetHistogram("http_request_duration_seconds",
+                                         "Time from a request's last byte to its response",
+                                         LatencyBuckets());
+    }
+    websockets_active = &m->GetGauge("http_websocket_connections_active", "Open WebSocket connections");
   }
+}
+
+void Server::Core::CountRouteRequest(const std::string& method, const std::string& route,
+                                     unsigned status, double seconds) {
+  Registry* m = options.metrics;
+  if (!m) return;
+  m->GetCounter("http_requests_total", "HTTP requests answered, by method, route and status",
+                {{"method", method}, {"route", route}, {"code", std::to_string(status)}})
+      .Inc();
+  m->GetHistogram("http_request_duration_seconds",
+                  "Time from a request's last byte to its response, by method and route",
+                  LatencyBuckets(), {{"method", method}, {"route", route}})
+      .Observe(seconds);
 }
 
 Counter* Server::Core::RequestCounter(unsigned status) {
@@ -194,6 +210,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     request_id_ = NewRequestId({});
     method_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "-";
     path_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().target()) : "-";
+    route_ = "(none)";
     version_ = 11;
     keep_alive_ = false;
     head_ = false;
@@ -228,6 +245,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     ex.remote_address = remote_;
     ex.received = started_;
     ex.executor = core_->io.get_executor();
+    if (core_->options.route_metrics && core_->options.metrics) {
+      auto m = core_->router.Find(ex.request.method(), ex.path);
+      route_ = m.route ? m.route->name : std::string("(unmatched)");
+    }
 
     if (boost::beast::websocket::is_upgrade(ex.request)) {
       auto m = core_->router.Find(ex.request.method(), ex.path);
@@ -263,10 +284,17 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (core_->options.access_log) {
       LogAccess({request_id_, method_, path_, 101, std::chrono::steady_clock::now() - started_, remote_});
     }
-    if (Counter* c = core_->RequestCounter(101)) c->Inc();
+    CountRequest(101, std::chrono::steady_clock::now() - started_);
     state_ = State::kClosed;
     AcceptWebSocket(ws, std::move(stream_), std::move(ex.request));
     core_->Remove(this);  // the WebSocket registered itself
+  }
+
+  void CountRequest(unsigned status, std::chrono::steady_clock::duration elapsed) {
+    double seconds = std::chrono::duration<double>(elapsed).count();
+    if (core_->options.route_metrics) return core_->CountRouteRequest(method_, route_, status, seconds);
+    if (core_->request_seconds) core_->request_seconds->Observe(seconds);
+    if (Counter* c = core_->RequestCounter(status)) c->Inc();
   }
 
   void Write(Response res) {
@@ -285,8 +313,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     unsigned status = res.result_int();
     auto elapsed = std::chrono::steady_clock::now() - started_;
-    if (core_->request_seconds) core_->request_seconds->Observe(std::chrono::duration<double>(elapsed).count());
-    if (Counter* c = core_->RequestCounter(status)) c->Inc();
+    CountRequest(status, elapsed);
     if (core_->options.access_log) {
       LogAccess({request_id_, method_, path_, status, elapsed, remote_});
     }
@@ -348,6 +375,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   std::string remote_;
   // The request being answered, for the response and the access log.
   std::string request_id_, method_, path_;
+  std::string route_ = "(none)";  // for route_metrics
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool head_ = false;

@@ -5,7 +5,8 @@
 // connection and for a started request (a request that stops arriving gets 408), a
 // bound on the number of connections (503 beyond it), an X-Request-Id on every
 // response, an access log line per request (access_log.h), request and connection
-// metrics (metrics.h), WebSocket upgrades (websocket.h), and a graceful stop.
+// metrics (metrics.h; optionally by route), WebSocket upgrades (websocket.h), and a
+// graceful stop.
 //
 // Threads: `io_threads` threads run the sockets; each connection is served on its own
 // strand, one request at a time (pipelined requests are answered in order). Routes
@@ -57,6 +58,11 @@ struct ServerOptions {
   std::string server_name = "dt";  // the Server header
   bool access_log = true;          // one log line per request (access_log.h)
   Registry* metrics = nullptr;     // where to count requests and connections; may be null
+  // Label the request metrics by route as well: http_requests_total{method,route,code} and
+  // http_request_duration_seconds{method,route} (route = Route::name, "(unmatched)" when no
+  // route matched, "(none)" for requests refused while reading). Costs one extra route
+  // lookup per request; off: http_requests_total{code} and an unlabelled histogram.
+  bool route_metrics = false;
   // Called on every response just before it is written (e.g. to add CORS headers).
   std::function<void(Response&)> decorate;
   WebSocketOptions websocket;

@@ -44,8 +44,12 @@ struct Server::Core {
   Gauge* connections_active = nullptr;
   Counter* connections_total = nullptr;
   Counter* connections_rejected = nullptr;
-  Histogram* request_seconds = nullptr;
+  Histogram* request_seconds = nullptr;  // null with route_metrics (labelled per route)
+  Gauge* websockets_active = nullptr;
   Counter* RequestCounter(unsigned status);
+  // With route_metrics: counts one answered request and its duration under its route.
+  void CountRouteRequest(const std::string& method, const std::string& route, unsigned status,
+                         double seconds);
   std::array<std::atomic<Counter*>, 600> request_counters{};
 
   void Add(const std::shared_ptr<Connection>& c);

@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "http/access_log.h"
 #include "http/metrics.h"
 #include "http/test_client.h"
 #include "http/websocket.h"
@@ -413,6 +414,68 @@ TEST_F(ServerTest, WebSocketAnswersPingsAndServerClosesCleanlyOnStop) {
   EXPECT_EQ(ec, websocket::error::closed);
   EXPECT_EQ(c.ws.reason().code, websocket::close_code::going_away);
   stop.get();
+}
+
+// ---------------------------------------------------------------------------- route metrics
+
+TEST_F(ServerTest, RouteMetricsLabelRequestsByMethodRouteAndStatus) {
+  ServerOptions o;
+  o.route_metrics = true;
+  StartServer(o);
+  TestClient c(port_);
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::post, "/echo", "x");
+  c.Do(Verb::get, "/no/such/path");
+  c.Do(Verb::get, "/another/missing");
+  std::string text = f_.metrics.Render();
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"/hello\",code=\"200\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_requests_total{method=\"POST\",route=\"/echo\",code=\"200\"} 1"),
+            std::string::npos) << text;
+  // Unknown paths share one label value (no unbounded label cardinality).
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"(unmatched)\",code=\"404\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_request_duration_seconds_count{method=\"GET\",route=\"/hello\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_request_duration_seconds_bucket{method=\"POST\",route=\"/echo\",le=\"+Inf\"} 1"),
+            std::string::npos) << text;
+  EXPECT_EQ(text.find("http_requests_total{code="), std::string::npos) << text;
+}
+
+TEST_F(ServerTest, WebSocketGaugeCountsOpenSockets) {
+  StartServer();
+  auto gauge = [&] {
+    std::string text = f_.metrics.Render();
+    std::string key = "\nhttp_websocket_connections_active ";
+    size_t at = text.find(key);
+    return at == std::string::npos ? std::string("missing") : text.substr(at + key.size(), 1);
+  };
+  EXPECT_EQ(gauge(), "0");
+  {
+    WsClient a, b;
+    a.Connect(port_, "/ws?token=ok");
+    b.Connect(port_, "/ws?token=ok");
+    a.ws.text(true);
+    a.ws.write(boost::asio::buffer(std::string("hi")));
+    EXPECT_EQ(a.Read(), "echo:hi");
+    EXPECT_EQ(gauge(), "2");
+    a.ws.close(websocket::close_code::normal);
+    for (int i = 0; i < 200 && gauge() != "1"; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(gauge(), "1");
+  }
+  for (int i = 0; i < 200 && gauge() != "0"; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gauge(), "0");
+}
+
+TEST(AccessLog, SecretQueryParametersAreRedacted) {
+  EXPECT_EQ(RedactTarget("/ws?token=abc.def"), "/ws?token=***");
+  EXPECT_EQ(RedactTarget("/api/sync/events?since=5&token=x&limit=2"),
+            "/api/sync/events?since=5&token=***&limit=2");
+  EXPECT_EQ(RedactTarget("/a?password=p&access_token=t"), "/a?password=***&access_token=***");
+  EXPECT_EQ(RedactTarget("/streams/x?embed=body"), "/streams/x?embed=body");
+  EXPECT_EQ(RedactTarget("/plain"), "/plain");
+  EXPECT_EQ(RedactTarget("/q?tokenish=1&token"), "/q?tokenish=1&token");
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ class WebSocketSession : public WebSocket,
     ws_.emplace(std::move(stream));
     auto self = shared_from_this();
     core_->Add(self);
+    if (core_->websockets_active) core_->websockets_active->Inc();
     net::dispatch(ws_->get_executor(), [self, req = std::move(upgrade)]() mutable {
       const auto& o = self->core_->options;
       websocket::stream_base::timeout t{};
@@ -153,6 +154,7 @@ class WebSocketSession : public WebSocket,
     }
     on_message = nullptr;
     on_close = nullptr;
+    if (core_->websockets_active) core_->websockets_active->Dec();
     core_->Remove(this);
   }
 

@@ -64,6 +64,7 @@ Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<
       {"default-admin-password", "EVENTSTORE_DEFAULT_ADMIN_PASSWORD", "Password of the admin account", d.admin_password},
       {"enable-atom-pub-over-http", "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP", "Accepted for compatibility; the HTTP API is always on", "true", true},
       {"run-projections", "EVENTSTORE_RUN_PROJECTIONS", "Accepted for compatibility (None, System, All); no projections run", d.run_projections},
+      {"log", "EVENTSTORE_LOG", "Folder for the log file dt-eventstore.log, besides the console (empty: console only)", d.log_dir},
       {"log-level", "EVENTSTORE_LOG_LEVEL", "Verbose, Debug, Information, Warning, Error, Fatal", "Information"},
       {"log-http-requests", "EVENTSTORE_LOG_HTTP_REQUESTS", "One log line per HTTP request (true/false)", "false", true},
       {"max-append-size", "EVENTSTORE_MAX_APPEND_SIZE", "Largest request body in bytes (413 beyond)", std::to_string(d.max_append_size)},
@@ -144,6 +145,8 @@ Result<Parsed> ParseConfig(int argc, const char* const* argv, const std::vector<
       std::string l = Lower(s.value);
       if (l != "none" && l != "system" && l != "all") return bad(s, "one of None, System, All");
       c.run_projections = s.value;
+    } else if (f == "log") {
+      c.log_dir = s.value;
     } else if (f == "log-level") {
       auto v = ParseLevel(s.value);
       if (!v) return bad(s, "a log level (Verbose, Debug, Information, Warning, Error, Fatal)");

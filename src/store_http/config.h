@@ -22,6 +22,7 @@ struct Config {
   bool atom_pub = true;                  // EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP (accepted, logged)
   std::string run_projections = "None";  // EVENTSTORE_RUN_PROJECTIONS (accepted, logged)
   std::string log_level = "info";        // EVENTSTORE_LOG_LEVEL
+  std::string log_dir;                   // EVENTSTORE_LOG: folder of dt-eventstore.log ("" = console only)
   bool log_http_requests = false;        // EVENTSTORE_LOG_HTTP_REQUESTS
   size_t max_append_size = 16u << 20;    // EVENTSTORE_MAX_APPEND_SIZE: request body bytes
   size_t max_connections = 4096;         // EVENTSTORE_MAX_CONNECTIONS

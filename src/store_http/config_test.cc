@@ -36,6 +36,18 @@ TEST(ConfigTest, EnvironmentThenFlags) {
   EXPECT_TRUE(flag->config.insecure);
 }
 
+TEST(ConfigTest, LogFolderFromEnvironmentOrFlag) {
+  auto none = Parse({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->config.log_dir, "");  // console only unless asked
+  auto env = Parse({}, {"EVENTSTORE_LOG=/var/log/es"});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->config.log_dir, "/var/log/es");
+  auto flag = Parse({"--log", "/tmp/l"}, {"EVENTSTORE_LOG=/var/log/es"});
+  ASSERT_TRUE(flag.ok());
+  EXPECT_EQ(flag->config.log_dir, "/tmp/l");
+}
+
 TEST(ConfigTest, BadSettingIsOneLineNamingIt) {
   auto p = Parse({}, {"EVENTSTORE_HTTP_PORT=abc"});
   ASSERT_FALSE(p.ok());
