@@ -236,7 +236,9 @@ cmd_install_deps() {  # [--build-only]: only what building needs (the Dockerfile
     say "installing Node.js and npm (Debian) for the browser tests"
     apt_install nodejs npm
   fi
-  if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules ]; then
+  # npm ci when node_modules is missing or older than the lock file (a package was added).
+  if [ -f tests/browser/package-lock.json ] && { [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+      [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; }; then
     say "installing npm packages for the browser tests (tests/browser/node_modules)"
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in tests/browser"
   fi
