@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/error_mapping.h"
+#include "api/ops_endpoints.h"
 #include "client/client_factory.h"
 #include "http/metrics.h"
 
@@ -40,9 +41,16 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   deps.read_your_writes_timeout = config.read_your_writes;
   deps.allow_registration = config.allow_registration;
   app->api_ = std::make_unique<Api>(deps);
+  OpsOptions ops;
+  ops.max_lag_events = config.ready_max_lag_events;
+  ops.max_lag_seconds = config.ready_max_lag_seconds;
+  app->ops_ = std::make_unique<OpsEndpoints>(*app->events_, *app->projector_, *app->metrics_, ops);
+  std::vector<http::Route> routes = app->api_->Routes();
+  // GET /metrics and /health/ready (ops_endpoints.h).
+  for (auto& r : app->ops_->Routes()) routes.push_back(std::move(r));
   // Every error body of the API is {"error": ...}, also for what the router answers itself.
   app->router_ = std::make_unique<http::Router>(
-      app->api_->Routes(),
+      std::move(routes),
       [](http::HttpStatus status, std::string_view message) { return JsonError(status, message); });
   return app;
 }
@@ -58,6 +66,7 @@ Status App::Start() {
   o.max_body_bytes = 1u << 20;
   o.server_name = "dt-server";
   o.metrics = metrics_.get();
+  o.route_metrics = true;  // http_requests_total{method,route,code} and latency by route
   server_ = std::make_unique<http::Server>(o, *router_);
   Status s = server_->Start();
   if (!s.ok()) return Status(s.code(), "PORT: " + s.message());

@@ -21,6 +21,8 @@ class Registry;
 
 namespace dt::api {
 
+class OpsEndpoints;
+
 class App {
  public:
   static Result<std::unique_ptr<App>> Create(const Config& config);
@@ -45,6 +47,7 @@ class App {
   std::unique_ptr<tracker::JwtSigner> jwt_;
   std::unique_ptr<http::Registry> metrics_;
   std::unique_ptr<Api> api_;
+  std::unique_ptr<OpsEndpoints> ops_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;
 };
