@@ -601,10 +601,8 @@ cmd_stop_services() {  # [eventstore|postgres]...: none = everything manage.sh s
 # talking to it over HTTP, the read model in data/projections.db.
 cmd_start() {
   resolve_config
-  if [ "${MANAGE_SKIP_BUILD:-}" != 1 ]; then
-    ensure_deps
-    cmd_build
-  fi
+  ensure_deps
+  cmd_build
   cmd_start_services
   cmd_start_server
   say "running. Next: create an account with ./manage.sh user add <name>, then log in (README.md)"
