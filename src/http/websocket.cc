@@ -53,7 +53,9 @@ class WebSocketSession : public WebSocket,
 
   bool Send(std::string text) override {
     if (finished_.load()) return false;
+    posted_.fetch_add(1);
     net::post(executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->posted_.fetch_sub(1);
       self->Enqueue(std::move(text));
     });
     return queued_.load() < core_->options.websocket.max_queued_messages;
@@ -74,6 +76,7 @@ class WebSocketSession : public WebSocket,
   }
 
   bool closed() const override { return finished_.load(); }
+  size_t queued() const override { return queued_.load() + posted_.load(); }
   const std::string& id() const override { return id_; }
 
  private:
@@ -165,6 +168,7 @@ class WebSocketSession : public WebSocket,
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;           // on the strand
   std::atomic<size_t> queued_{0};
+  std::atomic<size_t> posted_{0};           // Send()s not yet run on the strand
   std::atomic<bool> finished_{false};
   std::atomic<bool> stop_requested_{false};
   bool open_ = false, writing_ = false, closing_ = false, close_sent_ = false;

@@ -11,7 +11,7 @@
 // never slows anyone else or grows memory. Pings are sent when the connection is idle
 // for half of idle_timeout; a client silent for idle_timeout is dropped.
 //
-// Thread-safety: Send, Close, closed() and id() from any thread. Callbacks run on the
+// Thread-safety: Send, Close, closed(), queued() and id() from any thread. Callbacks run on the
 // connection's strand, one at a time; they must not block.
 // Lifetime: the server keeps the connection alive until it closes; keeping the
 // shared_ptr after on_close is harmless (Send then does nothing).
@@ -36,6 +36,9 @@ class WebSocket {
   // Starts a clean close (close frame, "going away").
   virtual void Close() = 0;
   virtual bool closed() const = 0;
+  // Messages accepted by Send and not yet written (queued, or on their way to the queue):
+  // lets a producer with much to send (a replay) keep below max_queued_messages.
+  virtual size_t queued() const = 0;
   // The request id of the upgrade request.
   virtual const std::string& id() const = 0;
 };
