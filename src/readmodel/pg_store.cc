@@ -111,7 +111,14 @@ constexpr const char* kListEvents =
     "AND ($6 = '' OR occurred_at < $6) ORDER BY seq DESC LIMIT $7 OFFSET $8";
 constexpr const char* kEventsAfter =
     "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
-    "data, occurred_at FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+    "data, occurred_at FROM events WHERE user_id = $1 AND seq > $2 AND occurred_at > $3 "
+    "ORDER BY seq LIMIT $4";
+constexpr const char* kAllEventsAfter =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2";
+constexpr const char* kFindEvent =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE user_id = $1 AND event_id = $2 ORDER BY seq LIMIT 1";
 constexpr const char* kContactVersion = "SELECT version FROM contacts WHERE id = $1";
 constexpr const char* kTransactionVersion = "SELECT version FROM transactions WHERE id = $1";
 constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHERE user_id = $1";
@@ -511,10 +518,23 @@ class PgStore final : public ReadModelStore {
         [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
   }
   Result<std::vector<EventRow>> EventsAfter(const std::string& user_id, int64_t after_seq,
+                                            const std::string& occurred_after,
                                             size_t limit) override {
     return Query<std::vector<EventRow>>(
-        kEventsAfter, {user_id, std::to_string(after_seq), std::to_string(limit)},
+        kEventsAfter,
+        {user_id, std::to_string(after_seq), occurred_after, std::to_string(limit)},
         [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
+  }
+  Result<std::vector<EventRow>> AllEventsAfter(int64_t after_seq, size_t limit) override {
+    return Query<std::vector<EventRow>>(
+        kAllEventsAfter, {std::to_string(after_seq), std::to_string(limit)},
+        [](PGresult* r, int i, auto& out) { out.push_back(ReadEvent(r, i)); });
+  }
+  Result<std::optional<EventRow>> FindEvent(const std::string& user_id,
+                                            const std::string& event_id) override {
+    return Query<std::optional<EventRow>>(
+        kFindEvent, {user_id, event_id},
+        [](PGresult* r, int i, auto& out) { out = ReadEvent(r, i); });
   }
   Result<std::string> Dump() override {
     std::string out;

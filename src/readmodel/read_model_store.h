@@ -146,9 +146,16 @@ class ReadModelStore {
   // The user's events, newest first.
   virtual Result<std::vector<EventRow>> ListEvents(const std::string& user_id,
                                                    const EventFilter& filter) = 0;
-  // The user's events with seq > after_seq, ascending, at most limit (sync).
+  // The user's events with seq > after_seq and occurred_at > occurred_after (RFC 3339 as
+  // stored; "" = any), ascending by seq, at most limit (sync).
   virtual Result<std::vector<EventRow>> EventsAfter(const std::string& user_id, int64_t after_seq,
+                                                    const std::string& occurred_after,
                                                     size_t limit) = 0;
+  // Every user's events with seq > after_seq, ascending, at most limit (real-time fan-out).
+  virtual Result<std::vector<EventRow>> AllEventsAfter(int64_t after_seq, size_t limit) = 0;
+  // One of the user's events by its event id (undo); nullopt when the user has none such.
+  virtual Result<std::optional<EventRow>> FindEvent(const std::string& user_id,
+                                                    const std::string& event_id) = 0;
   // The version the read model has applied for a domain stream (-1: none). Used by
   // instances that do not run the projector to wait for their own writes.
   virtual Result<int64_t> AppliedVersion(const std::string& stream) = 0;

@@ -105,7 +105,14 @@ constexpr const char* kListEvents =
     "AND (?6 = '' OR occurred_at < ?6) ORDER BY seq DESC LIMIT ?7 OFFSET ?8";
 constexpr const char* kEventsAfter =
     "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
-    "data, occurred_at FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+    "data, occurred_at FROM events WHERE user_id = ?1 AND seq > ?2 AND occurred_at > ?3 "
+    "ORDER BY seq LIMIT ?4";
+constexpr const char* kAllEventsAfter =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+constexpr const char* kFindEvent =
+    "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
+    "data, occurred_at FROM events WHERE user_id = ?1 AND event_id = ?2 ORDER BY seq LIMIT 1";
 constexpr const char* kContactVersion = "SELECT version FROM contacts WHERE id = ?1";
 constexpr const char* kTransactionVersion = "SELECT version FROM transactions WHERE id = ?1";
 constexpr const char* kSettingsVersion = "SELECT MAX(version) FROM settings WHERE user_id = ?1";
@@ -494,12 +501,29 @@ class SqliteStore final : public ReadModelStore {
     });
   }
   Result<std::vector<EventRow>> EventsAfter(const std::string& user_id, int64_t after_seq,
+                                            const std::string& occurred_after,
                                             size_t limit) override {
     return Query<std::vector<EventRow>>(kEventsAfter, [&](sqlite3_stmt* s, auto& out) {
       BindText(s, 1, user_id);
       sqlite3_bind_int64(s, 2, after_seq);
-      sqlite3_bind_int64(s, 3, static_cast<int64_t>(limit));
+      BindText(s, 3, occurred_after);
+      sqlite3_bind_int64(s, 4, static_cast<int64_t>(limit));
       return Rows(s, [&] { out.push_back(ReadEvent(s)); });
+    });
+  }
+  Result<std::vector<EventRow>> AllEventsAfter(int64_t after_seq, size_t limit) override {
+    return Query<std::vector<EventRow>>(kAllEventsAfter, [&](sqlite3_stmt* s, auto& out) {
+      sqlite3_bind_int64(s, 1, after_seq);
+      sqlite3_bind_int64(s, 2, static_cast<int64_t>(limit));
+      return Rows(s, [&] { out.push_back(ReadEvent(s)); });
+    });
+  }
+  Result<std::optional<EventRow>> FindEvent(const std::string& user_id,
+                                            const std::string& event_id) override {
+    return Query<std::optional<EventRow>>(kFindEvent, [&](sqlite3_stmt* s, auto& out) {
+      BindText(s, 1, user_id);
+      BindText(s, 2, event_id);
+      return Rows(s, [&] { out = ReadEvent(s); });
     });
   }
   Result<std::string> Dump() override {
