@@ -32,6 +32,16 @@ void Backoff(int attempt) {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// A command whose event id is fixed in advance (an Idempotency-Key or an explicit id) looks
+// for that id in the stream first and answers from the stored event when found.
+bool FixedEventId(const CommandContext& ctx) { return ctx.event_id || ctx.idempotency; }
+
+Uuid EventIdFor(const CommandContext& ctx) {
+  if (ctx.event_id) return *ctx.event_id;
+  if (ctx.idempotency) return ctx.idempotency->EventId();
+  return Uuid::Random();
+}
+
 bool ContactFromEvent(const ResolvedEvent& e, Contact& c) {
   json d = json::parse(e.data, nullptr, false);
   if (!d.is_object()) return false;
@@ -152,13 +162,13 @@ struct TrackerService::Loaded {
 Result<TrackerService::Loaded> TrackerService::Load(const std::string& stream,
                                                     const CommandContext& ctx) {
   Loaded l;
-  if (ctx.idempotency) {
+  if (FixedEventId(ctx)) {
     std::vector<ResolvedEvent> events;
     Status s = client::ReadWholeStream(store_, stream, events);
     if (s.Is(Code::kStreamNotFound)) return l;
     if (!s.ok()) return s;
     if (events.empty()) return l;
-    Uuid wanted = ctx.idempotency->EventId();
+    Uuid wanted = EventIdFor(ctx);
     for (auto& e : events) {
       if (e.id == wanted) l.replay = e;
     }
@@ -180,7 +190,12 @@ Result<TrackerService::Loaded> TrackerService::Load(const std::string& stream,
 }
 
 std::string TrackerService::Metadata(const CommandContext& ctx) const {
-  json m = {{"request_id", ctx.request_id}, {"user_id", ctx.user_id}, {"source", "api"}};
+  json m = {{"request_id", ctx.request_id}, {"user_id", ctx.user_id}, {"source", ctx.source}};
+  if (ctx.extra_metadata.is_object()) {
+    for (auto it = ctx.extra_metadata.begin(); it != ctx.extra_metadata.end(); ++it) {
+      m[it.key()] = it.value();
+    }
+  }
   if (ctx.idempotency) {
     m["idempotency_key"] = ctx.idempotency->key;
     m["request_fingerprint"] = ctx.idempotency->fingerprint;
@@ -191,12 +206,13 @@ std::string TrackerService::Metadata(const CommandContext& ctx) const {
 Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const std::string& stream,
                                              const ProposedEvent& event, const json& data,
                                              int64_t number) {
-  if (ctx.idempotency) {
-    // An identical racer may have written "our" event: answer from what is stored.
+  if (FixedEventId(ctx)) {
+    // An identical racer may have written "our" event: answer from what is stored. It was
+    // written just now (by this request or the racer), so it is not a replay.
     auto page = store_.ReadStreamForward(stream, number, 1);
     if (!page.ok()) return page.status();
     if (page->events.empty()) return Status::Internal("appended event not readable");
-    return Replayed(page->events[0]);
+    return ResultFromEvent(page->events[0]);
   }
   return ResultFromEventData(stream, number, event.type, data);
 }
@@ -213,7 +229,7 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
       return Status::WrongExpectedVersion(l.version, "version mismatch");
     }
     int64_t expected = ctx.if_match ? *ctx.if_match : l.version;
-    ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+    ProposedEvent pe{EventIdFor(ctx),
                      std::string(d.type), d.data.dump(), Metadata(ctx)};
     auto r = store_.Append(stream, expected, {pe});
     if (r.ok()) return Finish(ctx, stream, pe, d.data, r->last_number);
@@ -229,22 +245,27 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
 template <typename Build>
 Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const std::string& prefix,
                                              Build&& build) {
-  std::string id = ctx.idempotency ? ctx.idempotency->AggregateId().ToString()
-                                   : Uuid::Random().ToString();
+  std::string id = ctx.aggregate_id ? *ctx.aggregate_id
+                    : ctx.idempotency ? ctx.idempotency->AggregateId().ToString()
+                                      : Uuid::Random().ToString();
   std::string stream = prefix + id;
-  if (ctx.idempotency) {
+  if (FixedEventId(ctx)) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
+    if (l.exists && ctx.aggregate_id) return Status::Conflict("id already in use: " + id);
     if (l.exists) return Status::Internal("derived aggregate id already in use: " + stream);
   }
   DT_ASSIGN_OR_RETURN(Decision d, build(id));
-  ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+  ProposedEvent pe{EventIdFor(ctx),
                    std::string(d.type), d.data.dump(), Metadata(ctx)};
   auto r = store_.Append(stream, client::kNoStream, {pe});
   if (r.ok()) return Finish(ctx, stream, pe, d.data, r->last_number);
-  if (r.status().Is(Code::kWrongExpectedVersion) && ctx.idempotency) {
+  if (r.status().Is(Code::kWrongExpectedVersion) && FixedEventId(ctx)) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
+  }
+  if (r.status().Is(Code::kWrongExpectedVersion) && ctx.aggregate_id) {
+    return Status::Conflict("id already in use: " + id);
   }
   return r.status();
 }
@@ -458,7 +479,7 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
     json data = {{"user_id", ctx.user_id}, {"key", in.key},       {"value", in.value},
                  {"previous_value", previous}, {"settings", settings},
                  {"comment", in.comment},  {"occurred_at", Now()}};
-    ProposedEvent pe{ctx.idempotency ? ctx.idempotency->EventId() : Uuid::Random(),
+    ProposedEvent pe{EventIdFor(ctx),
                      std::string(event_type::kSettingChanged), data.dump(), Metadata(ctx)};
     auto r = store_.Append(stream, l.exists ? l.version : client::kNoStream, {pe});
     if (r.ok()) return Finish(ctx, stream, pe, data, r->last_number);

@@ -36,6 +36,16 @@ struct CommandContext {
   std::string request_id;
   std::optional<int64_t> if_match;
   std::optional<IdempotencyContext> idempotency;
+  // The id of the event to write (offline sync: the client's event id; undo: derived from
+  // the undone event). Like an idempotency key's event id: when the aggregate's stream
+  // already holds it, the command answers from that stored event and writes nothing.
+  std::optional<Uuid> event_id;
+  // Creates only: the new aggregate's id (offline sync: the client's id). An id already in
+  // use by another aggregate answers kConflict.
+  std::optional<std::string> aggregate_id;
+  // Metadata: `source` ("api", "sync", "undo") and extra keys merged in (may be null).
+  std::string source = "api";
+  nlohmann::json extra_metadata;
 };
 
 struct CommandResult {
