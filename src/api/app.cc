@@ -4,8 +4,12 @@
 
 #include "api/error_mapping.h"
 #include "api/ops_endpoints.h"
+#include "api/sync_api.h"
+#include "api/ws_hub.h"
 #include "client/client_factory.h"
 #include "http/metrics.h"
+#include "tracker/sync_service.h"
+#include "tracker/undo_service.h"
 
 namespace dt::api {
 
@@ -48,6 +52,26 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   std::vector<http::Route> routes = app->api_->Routes();
   // GET /metrics and /health/ready (ops_endpoints.h).
   for (auto& r : app->ops_->Routes()) routes.push_back(std::move(r));
+  app->sync_ = std::make_unique<tracker::SyncService>(*app->events_, *app->tracker_);
+  app->undo_ = std::make_unique<tracker::UndoService>(*app->events_);
+  RealtimeHub::Options hub_options;
+  hub_options.socket_queue_limit = config.ws_queue;
+  app->hub_ = std::make_unique<RealtimeHub>(*app->store_, hub_options);
+  // The hub reads what was applied from the read model itself (see ws_hub.h); the
+  // projector's listener only wakes it.
+  app->projector_->SetAppliedListener(
+      [hub = app->hub_.get()](const std::vector<readmodel::EventRow>&) { hub->Notify(); });
+  SyncDeps sync;
+  sync.store = app->store_.get();
+  sync.projector = app->projector_.get();
+  sync.sync = app->sync_.get();
+  sync.undo = app->undo_.get();
+  sync.hub = app->hub_.get();
+  sync.jwt = app->jwt_.get();
+  sync.read_your_writes_timeout = config.read_your_writes;
+  app->sync_api_ = std::make_unique<SyncApi>(sync);
+  // Sync, real-time and undo (sync_api.h).
+  for (auto& r : app->sync_api_->Routes()) routes.push_back(std::move(r));
   // Every error body of the API is {"error": ...}, also for what the router answers itself.
   app->router_ = std::make_unique<http::Router>(
       std::move(routes),
@@ -55,10 +79,15 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   return app;
 }
 
-App::~App() { Stop(); }
+App::~App() {
+  Stop();
+  server_.reset();
+  projector_.reset();  // joins a running rebuild, which may still notify the hub
+}
 
 Status App::Start() {
   projector_->Start();
+  DT_RETURN_IF_ERROR(hub_->Start());
   http::ServerOptions o;
   o.address = config_.bind;
   o.port = config_.port;
@@ -67,6 +96,8 @@ Status App::Start() {
   o.server_name = "dt-server";
   o.metrics = metrics_.get();
   o.route_metrics = true;  // http_requests_total{method,route,code} and latency by route
+  o.websocket.max_queued_messages = config_.ws_queue;
+  o.websocket.idle_timeout = config_.ws_idle;
   server_ = std::make_unique<http::Server>(o, *router_);
   Status s = server_->Start();
   if (!s.ok()) return Status(s.code(), "PORT: " + s.message());
@@ -75,6 +106,7 @@ Status App::Start() {
 
 void App::Stop() {
   if (server_) server_->Stop();
+  if (hub_) hub_->Stop();
   if (projector_) projector_->Stop();
 }
 

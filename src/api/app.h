@@ -2,9 +2,9 @@
 // the HTTP server. dt-server's main() and the end-to-end tests start it the same way.
 //
 // Start order: open the event store client and the read model (schema migrated), create
-// the bootstrap users, start the projector (standby until it holds the projector lock),
-// then listen. Stop(): stop accepting and finish in-flight requests, then stop the
-// projector, then close the stores.
+// the bootstrap users, start the projector (standby until it holds the projector lock) and
+// the real-time hub, then listen. Stop(): stop accepting and finish in-flight requests (and
+// close the WebSockets), then stop the hub and the projector, then close the stores.
 //
 // Thread-safety: Create/Start/Stop from one controlling thread.
 #pragma once
@@ -18,10 +18,16 @@
 namespace dt::http {
 class Registry;
 }
+namespace dt::tracker {
+class SyncService;
+class UndoService;
+}  // namespace dt::tracker
 
 namespace dt::api {
 
 class OpsEndpoints;
+class RealtimeHub;
+class SyncApi;
 
 class App {
  public:
@@ -35,6 +41,7 @@ class App {
   client::EventStoreClient& events() { return *events_; }
   readmodel::ReadModelStore& store() { return *store_; }
   readmodel::Projector& projector() { return *projector_; }
+  RealtimeHub& hub() { return *hub_; }
 
  private:
   App() = default;
@@ -48,6 +55,10 @@ class App {
   std::unique_ptr<http::Registry> metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<OpsEndpoints> ops_;
+  std::unique_ptr<tracker::SyncService> sync_;
+  std::unique_ptr<tracker::UndoService> undo_;
+  std::unique_ptr<RealtimeHub> hub_;
+  std::unique_ptr<SyncApi> sync_api_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;
 };

@@ -96,6 +96,18 @@ Result<Config> Config::Load(const Getenv& getenv) {
     }
     c.read_your_writes = std::chrono::milliseconds(ms);
   }
+  if (auto v = get("DEBT_TRACKER_WS_QUEUE")) {
+    if (!ParseNumber(*v, c.ws_queue) || c.ws_queue < 8 || c.ws_queue > 1000000) {
+      return Bad("DEBT_TRACKER_WS_QUEUE", *v, "must be 8-1000000");
+    }
+  }
+  if (auto v = get("DEBT_TRACKER_WS_IDLE_MS")) {
+    int64_t ms = 0;
+    if (!ParseNumber(*v, ms) || ms < 100 || ms > 3600000) {
+      return Bad("DEBT_TRACKER_WS_IDLE_MS", *v, "must be 100-3600000");
+    }
+    c.ws_idle = std::chrono::milliseconds(ms);
+  }
   if (auto v = get("LOG_LEVEL")) {
     static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find_if(std::begin(kLevels), std::end(kLevels),
@@ -174,6 +186,10 @@ std::string ConfigHelp() {
   DEBT_TRACKER_WORKERS             threads for blocking handlers (default 64)
   DEBT_TRACKER_READ_YOUR_WRITES_MS longest wait for the read model before a write answers
                                    (default 5000)
+  DEBT_TRACKER_WS_QUEUE            messages queued per WebSocket; a client further behind
+                                   is dropped (default 256)
+  DEBT_TRACKER_WS_IDLE_MS          a WebSocket idle for half of this is pinged, for all of
+                                   it is dropped (default 30000)
   LOG_LEVEL                        trace, debug, info, warn, error, critical, off (default info)
 )";
 }

@@ -15,6 +15,8 @@
 //   DEBT_TRACKER_ALLOW_REGISTRATION  false     POST /api/auth/register
 //   DEBT_TRACKER_WORKERS        64             threads for blocking handlers
 //   DEBT_TRACKER_READ_YOUR_WRITES_MS  5000     bound on waiting for the read model
+//   DEBT_TRACKER_WS_QUEUE       256            messages queued per WebSocket before it is dropped
+//   DEBT_TRACKER_WS_IDLE_MS     30000          WebSocket ping after half of it idle, drop after all
 //   LOG_LEVEL                   info
 // Load() validates everything and fails with one line naming the bad setting.
 //
@@ -47,6 +49,8 @@ struct Config {
   bool allow_registration = false;
   size_t workers = 64;
   std::chrono::milliseconds read_your_writes{5000};
+  size_t ws_queue = 256;
+  std::chrono::milliseconds ws_idle{30000};
   std::string log_level = "info";
 
   using Getenv = std::function<const char*(const char*)>;

@@ -7,6 +7,7 @@
 //   settings-{user_id}         SettingChanged
 //   user-{user_id}             UserCreated, UserPasswordChanged  (user_id = uuid5(username))
 //   idempotency-{key_id}       IdempotencyKeyClaimed             (key_id = uuid5(user, key))
+//   syncevent-{claim_id}       SyncEventClaimed                  (offline sync, sync_service.h)
 //
 // Every event's data answers who (user_id), when (occurred_at, RFC 3339 UTC), what (the full
 // state after the change: `contact` / `transaction`; on updates also `changes` and the
