@@ -28,7 +28,7 @@ KNOWN_SETTINGS=(
   EVENTSTORE_RUN_PROJECTIONS EVENTSTORE_LOG EVENTSTORE_LOG_LEVEL EVENTSTORE_LOG_HTTP_REQUESTS
   EVENTSTORE_MAX_APPEND_SIZE EVENTSTORE_MAX_CONNECTIONS EVENTSTORE_HTTP_THREADS
   EVENTSTORE_WORKER_THREADS EVENTSTORE_SEGMENT_SIZE
-  BUILD_DIR ASAN_BUILD_DIR FUZZ_BUILD_DIR MANAGE_SKIP_BUILD DT_TEST_PG_URL
+  BUILD_DIR ASAN_BUILD_DIR FUZZ_BUILD_DIR MANAGE_SKIP_BUILD DT_TEST_PG_URL POSTGRES_PASSWORD
 )
 
 load_env_file() {  # file: NAME=value lines; sets only names not already in the environment
@@ -44,8 +44,10 @@ load_env_file() {  # file: NAME=value lines; sets only names not already in the 
     fi
     name="${BASH_REMATCH[1]}"
     value="${BASH_REMATCH[2]}"
-    if [[ "$value" =~ ^\"(.*)\"$ ]] || [[ "$value" =~ ^\'(.*)\'$ ]]; then
+    if [[ "$value" =~ ^\"([^\"]*)\"[[:space:]]*(#.*)?$ ]] || [[ "$value" =~ ^\'([^\']*)\'[[:space:]]*(#.*)?$ ]]; then
       value="${BASH_REMATCH[1]}"
+    elif [[ "$value" =~ ^[\"\'] ]]; then
+      die "$file line $n: unterminated quote in: $line"
     else
       value="${value%%[[:space:]]#*}"   # an unquoted value ends at " #comment"
       value="${value%"${value##*[![:space:]]}"}"
@@ -198,6 +200,7 @@ DEB_BUILD_PACKAGES=(
 DEB_TOOL_PACKAGES=(
   # services and tools used by manage.sh, the tests, benchmarks and scripts
   postgresql postgresql-client curl wrk chromium procps lsof iproute2 python3 git
+  python3-yaml python3-jsonschema
 )
 DEB_PACKAGES=("${DEB_BUILD_PACKAGES[@]}" "${DEB_TOOL_PACKAGES[@]}")
 
@@ -244,29 +247,39 @@ cmd_install_deps() {  # [--build-only]: only what building needs (the Dockerfile
   fi
 }
 
-ensure_deps() {
-  if [ -n "$(missing_packages "${DEB_PACKAGES[@]}")" ]; then cmd_install_deps; fi
+ensure_deps() {  # [--build-only]
+  if [ "${1:-}" = "--build-only" ]; then
+    if [ -n "$(missing_packages "${DEB_BUILD_PACKAGES[@]}")" ]; then cmd_install_deps --build-only; fi
+  elif [ -n "$(missing_packages "${DEB_PACKAGES[@]}")" ]; then
+    cmd_install_deps
+  fi
 }
 
 # ---------------------------------------------------------------- build
+BUILD_TARGETS=()  # empty: everything
+
 cmake_build() {  # dir, extra cmake args...
   local dir="$1"; shift
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >/dev/null || die "cmake could not configure $dir"
   fi
-  cmake --build "$dir" -j "$(nproc)" || die "the build in $dir failed (see above)"
+  local targets=()
+  [ ${#BUILD_TARGETS[@]} -gt 0 ] && targets=(--target "${BUILD_TARGETS[@]}")
+  cmake --build "$dir" -j "$(nproc)" "${targets[@]}" || die "the build in $dir failed (see above)"
 }
 
-cmd_build() {
+cmd_build() {  # [target...]: everything, or only the named targets (e.g. dt-server dt-eventstore)
   if [ "${MANAGE_SKIP_BUILD:-}" = 1 ]; then
     say "MANAGE_SKIP_BUILD=1: using the binaries in $BUILD_DIR as they are"
     return 0
   fi
-  ensure_deps
+  ensure_deps --build-only
+  BUILD_TARGETS=("$@")
   local werror=OFF
   [ "${CI:-}" = "true" ] && werror=ON
-  say "building (Release) in $BUILD_DIR"
+  say "building (Release) in $BUILD_DIR${BUILD_TARGETS[*]:+: ${BUILD_TARGETS[*]}}"
   cmake_build "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDT_WERROR="$werror"
+  BUILD_TARGETS=()
   say "built: $DT_SERVER_BIN, $ES_BIN"
 }
 
@@ -277,6 +290,7 @@ ensure_binary() {  # path
 
 # ---------------------------------------------------------------- test
 cmd_test() {
+  ensure_deps
   cmd_build
   local werror=OFF
   [ "${CI:-}" = "true" ] && werror=ON
@@ -416,8 +430,9 @@ pg_bin() {
   die "PostgreSQL server binaries not found; run ./manage.sh install-deps"
 }
 
-as_pg() {  # PostgreSQL refuses to run as root: run it as the postgres account then.
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_pg() {  # PostgreSQL refuses to run as root: run it as the postgres account then
+  # (from /, which that account can always enter).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Where the cluster lives: ./data/postgres, unless the postgres account cannot reach that
@@ -866,7 +881,8 @@ Data
 Development
   install-deps [--build-only]
                  install every Debian package (and the npm packages of the tests)
-  build          build everything (Release) into ./build
+  build [target...]
+                 build everything (Release) into ./build, or only the named targets
   test [ctest args]
                  build, then run the whole test suite: unit, integration and end to end
                  (with a throwaway PostgreSQL), the sanitizer build of the engine, fuzz runs
