@@ -617,7 +617,7 @@ cmd_stop_services() {  # [eventstore|postgres]...: none = everything manage.sh s
 cmd_start() {
   resolve_config
   ensure_deps
-  cmd_build
+  cmd_build dt-server dt-eventstore  # only what runs; `build` makes the tests too
   cmd_start_services
   cmd_start_server
   say "running. Next: create an account with ./manage.sh user add <name>, then log in (README.md)"

@@ -161,6 +161,16 @@ curl -fsS "$API/metrics" | grep -q 'http_requests_total{method="POST",route="/ap
   || fail "/metrics does not count the two creates"
 curl -fsS "$API/health/ready" | grep -q '"ready":true' || fail "/health/ready is not ready"
 
+step "reset-db and rebuild-projections: the read model comes back from the events"
+m reset-db | tee "$TMP/reset-db.out"
+grep -q "removed the SQLite read model" "$TMP/reset-db.out" || fail "reset-db did not say what it dropped"
+LIST=$(curl -fsS "$API/api/contacts" -H "Authorization: Bearer $TOKEN")
+[ "$(json '[c["id"] for c in j]' <<<"$LIST")" = "['$ID']" ] || fail "after reset-db: $LIST"
+m rebuild-projections | tee "$TMP/rebuild.out"
+grep -q "rebuilt the read model" "$TMP/rebuild.out" || fail "rebuild-projections did not report"
+LIST=$(curl -fsS "$API/api/contacts" -H "Authorization: Bearer $TOKEN")
+[ "$(json '[c["id"] for c in j]' <<<"$LIST")" = "['$ID']" ] || fail "after rebuild-projections: $LIST"
+
 step "reset-eventstore without --yes is refused"
 if m reset-eventstore </dev/null >"$TMP/refused.out" 2>&1; then fail "reset-eventstore ran without --yes"; fi
 grep -q -- "--yes" "$TMP/refused.out" || fail "the refusal does not say how to confirm"
