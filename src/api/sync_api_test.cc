@@ -1,6 +1,7 @@
 // Offline sync and undo end to end over real HTTP: GET/POST /api/sync/events,
 // GET /api/sync/hash, DELETE /api/admin/events/{id}; a running App with the engine in-process
-// and the read model in SQLite or PostgreSQL (the "pg" cases need DT_TEST_PG_URL).
+// (or a dt-eventstore process: "remote_sqlite") and the read model in SQLite or PostgreSQL
+// (the "pg" cases need DT_TEST_PG_URL).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -31,8 +32,12 @@ struct Page {
 class SyncApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "pg" && !readmodel::testing::PgUrl()) {
+    const std::string& mode = GetParam();
+    if (mode.find("pg") != std::string::npos && !readmodel::testing::PgUrl()) {
       GTEST_SKIP() << "DT_TEST_PG_URL not set";
+    }
+    if (mode.rfind("remote", 0) == 0 && !testing::HaveRemoteEventStore()) {
+      GTEST_SKIP() << "no dt-eventstore built and no DT_TEST_EVENTSTORE_URL";
     }
     env_ = std::make_unique<ApiEnv>(GetParam());
     env_->Start();
@@ -410,6 +415,58 @@ TEST_P(SyncApiTest, OfflineRoundTrip) {
   EXPECT_EQ(contacts.size(), 3u);      // Karim, Named and the restored REST one
 }
 
+TEST_P(SyncApiTest, IdenticalBatchesRacingAreWrittenOnce) {
+  const std::string contact = NewId();
+  json batch = json::array({Offline(NewId(), "contact", contact, "CREATED", {{"name", "Raced"}})});
+  for (int i = 0; i < 15; ++i) {
+    batch.push_back(Offline(NewId(), "transaction", NewId(), "CREATED",
+                            {{"contact_id", contact}, {"type", "money"}, {"direction", "lent"},
+                             {"amount", 10 + i}, {"transaction_date", "2024-05-01"}}));
+  }
+  json ids = json::array();
+  for (const auto& e : batch) ids.push_back(e["id"]);
+  size_t before = env_->CountDomainEvents();
+  std::vector<Reply> answers(4);
+  std::vector<std::thread> racers;
+  for (auto& a : answers) {
+    racers.emplace_back([&] {
+      auto c = env_->Login("alice");
+      a = c->Post("/api/sync/events", batch);
+    });
+  }
+  for (auto& t : racers) t.join();
+  for (const auto& a : answers) {
+    ASSERT_EQ(a.status, 200u) << a.raw;
+    EXPECT_EQ(a.body["accepted"], ids);
+    EXPECT_EQ(a.body["conflicts"], json::array());
+  }
+  EXPECT_EQ(env_->CountDomainEvents(), before + batch.size());
+  EXPECT_EQ(alice_->Get("/api/contacts/" + contact).body["balance"], 15 * 10 + 105);
+}
+
+TEST_P(SyncApiTest, CheckpointsAndHashSurviveAProjectionRebuild) {
+  std::string c = NewContact(*alice_, "Kept");
+  ASSERT_EQ(alice_->Post("/api/transactions", Tx(c, "lent", 5)).status, 201u);
+  ASSERT_EQ(alice_->Put("/api/settings/dark_mode", {{"value", "false"}}).status, 200u);
+  NewContact(*bob_, "Bob's");
+  ASSERT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "Kept too"}}).status, 200u);
+  json events = FetchAll(alice_token_, 2);
+  auto hash = alice_->Get("/api/sync/hash").body;
+  auto gen = alice_->Get("/api/admin/projections/status").body["generation"].get<int64_t>();
+  ASSERT_EQ(alice_->Post("/api/admin/projections/rebuild", json::object()).status, 202u);
+  for (int i = 0; i < 500; ++i) {
+    auto st = alice_->Get("/api/admin/projections/status").body;
+    if (!st["rebuilding"].get<bool>() && st["generation"].get<int64_t>() > gen) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(alice_->Get("/api/admin/projections/status").body["generation"].get<int64_t>(), gen);
+  EXPECT_EQ(FetchAll(alice_token_, 2), events);  // same events, same checkpoints
+  EXPECT_EQ(alice_->Get("/api/sync/hash").body, hash);
+  Page after = Fetch("?since=" + events[1]["checkpoint"].get<std::string>(), alice_token_);
+  ASSERT_EQ(after.events.size(), events.size() - 2);
+  EXPECT_EQ(after.events[0]["id"], events[2]["id"]);
+}
+
 TEST_P(SyncApiTest, BadBatchesAreRefusedWholeAndWriteNothing) {
   size_t before = env_->CountDomainEvents();
   const std::string ok = NewId();
@@ -518,7 +575,8 @@ TEST_P(SyncApiTest, UndoAfterTheWindowIsRefused) {
   EXPECT_EQ(alice_->Get("/api/contacts/" + c).status, 200u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, SyncApiTest, ::testing::Values("sqlite", "pg"),
+// remote_sqlite: the event store over the EventStoreDB HTTP API (a dt-eventstore process).
+INSTANTIATE_TEST_SUITE_P(Stores, SyncApiTest, ::testing::Values("sqlite", "pg", "remote_sqlite"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

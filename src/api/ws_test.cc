@@ -25,8 +25,12 @@ using Clock = std::chrono::steady_clock;
 class WsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "pg" && !readmodel::testing::PgUrl()) {
+    const std::string& mode = GetParam();
+    if (mode.find("pg") != std::string::npos && !readmodel::testing::PgUrl()) {
       GTEST_SKIP() << "DT_TEST_PG_URL not set";
+    }
+    if (mode.rfind("remote", 0) == 0 && !testing::HaveRemoteEventStore()) {
+      GTEST_SKIP() << "no dt-eventstore built and no DT_TEST_EVENTSTORE_URL";
     }
     env_ = std::make_unique<ApiEnv>(GetParam());
   }
@@ -379,6 +383,38 @@ TEST_P(WsTest, IdleConnectionsArePingedAndSilentOnesDropped) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, WsTest, ::testing::Values("sqlite", "pg"),
+                         [](const auto& info) { return info.param; });
+
+// Two API instances on one event store (a dt-eventstore process) and one read model: only
+// one runs the projector; sockets on the other one are served too.
+class WsTwoInstancesTest : public WsTest {};
+
+TEST_P(WsTwoInstancesTest, AnInstanceWhoseProjectorIsOnStandbyDeliversToo) {
+  if (!testing::HaveRemoteEventStore()) GTEST_SKIP() << "no dt-eventstore built";
+  Start();
+  ApiEnv second(*env_, 0);
+  second.Start();
+  ASSERT_TRUE(env_->app().projector().GetStatus().active);
+  ASSERT_FALSE(second.app().projector().GetStatus().active);
+  WsTestClient on_standby, on_active;
+  ASSERT_EQ(on_standby.Connect(second.port(), "/ws?token=" + alice_token_), 101u);
+  ASSERT_EQ(on_active.Connect(env_->port(), "/ws?token=" + alice_token_), 101u);
+  std::this_thread::sleep_for(300ms);  // both sockets subscribed
+  Client writer(second.port());
+  writer.set_token(alice_token_);
+  for (int i = 0; i < 5; ++i) NewContact(writer, "Via the standby " + std::to_string(i));
+  for (WsTestClient* ws : {&on_standby, &on_active}) {
+    auto got = ReadN(*ws, 5, 3000ms);
+    ASSERT_EQ(got.size(), 5u);
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(got[i]["type"], "contact_created");
+      EXPECT_EQ(got[i]["data"]["name"], "Via the standby " + std::to_string(i));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RemoteStores, WsTwoInstancesTest,
+                         ::testing::Values("remote_sqlite", "remote_pg"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
