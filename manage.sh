@@ -194,7 +194,7 @@ DEB_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
   # libraries
   libboost-dev libboost-system-dev librocksdb-dev libsqlite3-dev libpq-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libargon2-dev
+  nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libssl-dev libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
 )
 DEB_TOOL_PACKAGES=(

@@ -8,6 +8,7 @@ find_package(PostgreSQL REQUIRED)                              # libpq-dev
 find_package(nlohmann_json 3.10 REQUIRED)                      # nlohmann-json3-dev
 find_package(spdlog REQUIRED)                                  # libspdlog-dev
 find_package(fmt REQUIRED)                                     # libfmt-dev
+find_package(simdjson REQUIRED CONFIG)                       # libsimdjson-dev
 find_package(OpenSSL REQUIRED)                                 # libssl-dev
 find_package(GTest REQUIRED)                                   # libgtest-dev
 find_package(benchmark QUIET)                                  # libbenchmark-dev

@@ -1,13 +1,10 @@
 #include "readmodel/projection.h"
 
-#include <nlohmann/json.hpp>
-
 #include "client/time_util.h"
 #include "tracker/events.h"
 
 namespace dt::readmodel {
 
-using json = nlohmann::json;
 namespace et = tracker::event_type;
 
 namespace {
@@ -47,46 +44,43 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
   } else {
     return false;
   }
-  json d = json::parse(e.data, nullptr, false);
-  if (!d.is_object()) return false;
-  std::string user_id = d.value("user_id", "");
-  if (user_id.empty()) return false;
+  const tracker::EventReader& d = reader_;
+  if (!reader_.Parse(e.data)) return false;
+  auto user = d.String("user_id");
+  if (!user || user->empty()) return false;
 
   if (e.type == et::kContactCreated || e.type == et::kContactUpdated ||
       e.type == et::kContactDeleted) {
     bool deleted = e.type == et::kContactDeleted;
-    auto it = d.find(deleted ? "deleted_snapshot" : "contact");
     tracker::Contact c;
-    if (it == d.end() || !tracker::ContactFromJson(*it, c)) return false;
+    if (!d.ContactAt(deleted ? "deleted_snapshot" : "contact", c)) return false;
     c.version = e.number;
     c.is_deleted = deleted;
     Upsert(batch_.contacts, contact_index_, c.id, std::move(c));
   } else if (e.type == et::kTransactionCreated || e.type == et::kTransactionUpdated ||
              e.type == et::kTransactionDeleted) {
     bool deleted = e.type == et::kTransactionDeleted;
-    auto it = d.find(deleted ? "deleted_snapshot" : "transaction");
+    const char* member = deleted ? "deleted_snapshot" : "transaction";
     tracker::Transaction t;
-    if (it == d.end() || !tracker::TransactionFromJson(*it, t)) return false;
+    if (!d.TransactionAt(member, t)) return false;
     t.version = e.number;
     if (deleted) {
       AddBalance(t, -1);
     } else {
       if (e.type == et::kTransactionUpdated) {
-        json old_state = *it;
-        auto prev = d.find("previous");
-        if (prev != d.end() && prev->is_object()) {
-          for (auto p = prev->begin(); p != prev->end(); ++p) old_state[p.key()] = p.value();
-        }
+        // The state before: this state with the `previous` values put back.
         tracker::Transaction old;
-        if (tracker::TransactionFromJson(old_state, old)) AddBalance(old, -1);
+        if (d.TransactionAt(member, "previous", old)) AddBalance(old, -1);
       }
       AddBalance(t, +1);
     }
     t.is_deleted = deleted;
     Upsert(batch_.transactions, transaction_index_, t.id, std::move(t));
   } else if (e.type == et::kSettingChanged) {
-    SettingRow r{user_id, d.value("key", ""), d.value("value", ""), e.number};
-    if (r.key.empty()) return false;
+    auto key = d.String("key");
+    if (!key || key->empty()) return false;
+    SettingRow r{std::string(*user), std::string(*key), std::string(d.String("value").value_or("")),
+                 e.number};
     Upsert(batch_.settings, setting_index_, r.user_id + "\n" + r.key, std::move(r));
   } else {
     return false;
@@ -95,13 +89,13 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
   EventRow row;
   row.seq = next_seq++;
   row.event_id = e.id.ToString();
-  row.stream = e.stream;
+  row.stream = std::move(e.stream);
   row.version = e.number;
-  row.user_id = std::move(user_id);
+  row.user_id = std::string(*user);
   row.aggregate_type = std::string(aggregate_type);
   row.aggregate_id = std::move(aggregate_id);
-  row.event_type = e.type;
-  row.occurred_at = d.value("occurred_at", "");
+  row.event_type = std::move(e.type);
+  row.occurred_at = std::string(d.String("occurred_at").value_or(""));
   if (row.occurred_at.empty()) row.occurred_at = FormatRfc3339Micros(e.created_us);
   row.data = std::move(e.data);
   batch_.events.push_back(std::move(row));

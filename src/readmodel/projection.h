@@ -5,6 +5,8 @@
 // table. Transaction events also change balances: + the new state's amount, - the old
 // state's (an update's old state is its new state with the `previous` values put back). Events of other streams (users, idempotency claims, foreign streams) are skipped.
 //
+// Event data is read with tracker::EventReader (simdjson), not parsed into a DOM.
+//
 // Thread-safety: a BatchBuilder is used by one thread.
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include "client/event_store_client.h"
 #include "readmodel/read_model_store.h"
+#include "tracker/event_reader.h"
 
 namespace dt::readmodel {
 
@@ -30,6 +33,7 @@ class BatchBuilder {
   Batch batch_;
   size_t events_ = 0;
   void AddBalance(const tracker::Transaction& t, int64_t sign);
+  tracker::EventReader reader_;
   std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_,
       balance_index_;
 };

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "client/time_util.h"
+#include "tracker/event_reader.h"
 #include "tracker/events.h"
 #include "tracker/validation.h"
 
@@ -42,23 +43,27 @@ Uuid EventIdFor(const CommandContext& ctx) {
   return Uuid::Random();
 }
 
+// The commands' reader of stored events (each thread keeps its simdjson buffers).
+EventReader& Reader() {
+  thread_local EventReader reader;
+  return reader;
+}
+
 bool ContactFromEvent(const ResolvedEvent& e, Contact& c) {
-  json d = json::parse(e.data, nullptr, false);
-  if (!d.is_object()) return false;
+  EventReader& r = Reader();
   bool deleted = e.type == event_type::kContactDeleted;
-  auto it = d.find(deleted ? "deleted_snapshot" : "contact");
-  if (it == d.end() || !ContactFromJson(*it, c)) return false;
+  if (!r.Parse(e.data) || !r.ContactAt(deleted ? "deleted_snapshot" : "contact", c)) return false;
   c.is_deleted = deleted;
   c.version = e.number;
   return true;
 }
 
 bool TransactionFromEvent(const ResolvedEvent& e, Transaction& t) {
-  json d = json::parse(e.data, nullptr, false);
-  if (!d.is_object()) return false;
+  EventReader& r = Reader();
   bool deleted = e.type == event_type::kTransactionDeleted;
-  auto it = d.find(deleted ? "deleted_snapshot" : "transaction");
-  if (it == d.end() || !TransactionFromJson(*it, t)) return false;
+  if (!r.Parse(e.data) || !r.TransactionAt(deleted ? "deleted_snapshot" : "transaction", t)) {
+    return false;
+  }
   t.is_deleted = deleted;
   t.version = e.number;
   return true;

@@ -1,10 +1,12 @@
 // Unit tests of the domain's pure parts: validation, dates, tokens, passwords, idempotency
-// fingerprints, bootstrap accounts.
+// fingerprints, bootstrap accounts, the fast event reader against the nlohmann path.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
+#include "tracker/event_reader.h"
+#include "tracker/model.h"
 #include "tracker/idempotency.h"
 #include "tracker/jwt.h"
 #include "tracker/password.h"
@@ -21,6 +23,111 @@ const char* kContact = "3b8f5a52-9d2e-4c1a-8f7b-1e6d0c2a9b41";
 json ValidTx() {
   return {{"contact_id", kContact}, {"type", "money"},  {"direction", "lent"},
           {"amount", 1500},         {"currency", "iqd"}, {"transaction_date", "2024-03-01"}};
+}
+
+// The reader must decide as json::parse + ContactFromJson / TransactionFromJson do.
+std::string ContactText(const Contact& c) {
+  return c.id + "|" + c.user_id + "|" + c.name + "|" + c.username.value_or("<none>") + "|" +
+         c.phone.value_or("<none>") + "|" + c.email.value_or("<none>") + "|" +
+         c.notes.value_or("<none>") + "|" + c.created_at + "|" + c.updated_at;
+}
+std::string TransactionText(const Transaction& t) {
+  return t.id + "|" + t.user_id + "|" + t.contact_id + "|" + t.type + "|" + t.direction + "|" +
+         std::to_string(t.amount) + "|" + t.currency + "|" + t.description.value_or("<none>") +
+         "|" + t.transaction_date + "|" + t.due_date.value_or("<none>") + "|" + t.created_at +
+         "|" + t.updated_at;
+}
+
+TEST(EventReader, DecidesAsTheNlohmannPathDoes) {
+  const std::string tx =
+      R"({"id":"t1","user_id":"u","contact_id":"c","type":"money","direction":"lent",)"
+      R"("amount":1500,"currency":"IQD","description":null,"transaction_date":"2024-03-01",)"
+      R"("due_date":"2024-04-01","created_at":"a","updated_at":"b"})";
+  const std::vector<std::string> datas = {
+      R"({"user_id":"u","transaction":)" + tx + "}",
+      R"({"user_id":"u","transaction":)" + tx + R"(,"previous":{"amount":7,"currency":"USD","direction":"owed"}})",
+      R"({"user_id":"u","transaction":)" + tx + R"(,"previous":{"amount":"7"}})",
+      R"({"user_id":"u","transaction":)" + tx + R"(,"previous":{"type":null}})",
+      R"({"user_id":"u","transaction":)" + tx + R"(,"previous":[1]})",
+      R"({"user_id":"u","transaction":)" + tx + R"(,"previous":{"description":"was","due_date":null}})",
+      R"({"transaction":{"id":"t","user_id":"u","contact_id":"c","type":"item","direction":"owed",)"
+      R"("amount":18446744073709551615,"currency":"X","transaction_date":"d"}})",
+      R"({"transaction":{"id":"t","user_id":"u","contact_id":"c","type":"item","direction":"owed",)"
+      R"("amount":1.0,"currency":"X","transaction_date":"d"}})",
+      R"({"transaction":{"id":"t","user_id":"u","contact_id":"c","type":"m","direction":"o",)"
+      R"("amount":-12,"currency":"X","transaction_date":"d","created_at":5}})",
+      R"({"transaction":{"id":"t","user_id":"u","contact_id":7,"type":"m","direction":"o",)"
+      R"("amount":1,"currency":"X","transaction_date":"d"}})",
+      R"({"transaction":{"id":"first","id":"second","user_id":"u","contact_id":"c","type":"m",)"
+      R"("direction":"o","amount":1,"amount":2,"currency":"X","transaction_date":"d"}})",
+      R"({"user_id":"u","contact":{"id":"c1","user_id":"u","name":"N\u00e9e \"q\" \\ \ud83d\ude00",)"
+      R"("username":null,"phone":"+964","email":5,"notes":"l1\nl2","created_at":"x"}})",
+      R"({"user_id":"u","contact":{"id":"c1","user_id":"u"}})",
+      R"({"user_id":"u","contact":"no"})",
+      R"({"user_id":"u","deleted_snapshot":{"id":"c1","user_id":"u","name":"n"},"contact":1})",
+      R"({"user_id":"u","contact":{"id":"c1","user_id":"u","name":"n"}} trailing)",
+      R"({"user_id":"u","contact":{"id":"c1","user_id":"u","name":"n",}})",
+      R"([1,2])",
+      R"("text")",
+      "",
+  };
+  for (const auto& data : datas) {
+    SCOPED_TRACE(data);
+    json d = json::parse(data, nullptr, false);
+    EventReader r;
+    bool parsed = r.Parse(data);
+    ASSERT_EQ(parsed, d.is_object());
+    if (!parsed) continue;
+    for (const char* member : {"contact", "deleted_snapshot"}) {
+      Contact want, got;
+      bool want_ok = d.contains(member) && ContactFromJson(d[member], want);
+      ASSERT_EQ(r.ContactAt(member, got), want_ok) << member;
+      if (want_ok) {
+        EXPECT_EQ(ContactText(got), ContactText(want));
+      }
+    }
+    Transaction want, got;
+    bool want_ok = d.contains("transaction") && TransactionFromJson(d["transaction"], want);
+    ASSERT_EQ(r.TransactionAt("transaction", got), want_ok);
+    if (want_ok) {
+      EXPECT_EQ(TransactionText(got), TransactionText(want));
+    }
+    if (want_ok) {
+      json old_state = d["transaction"];
+      if (d.contains("previous") && d["previous"].is_object()) {
+        for (auto p = d["previous"].begin(); p != d["previous"].end(); ++p) {
+          old_state[p.key()] = p.value();
+        }
+      }
+      Transaction want_old, got_old;
+      bool old_ok = TransactionFromJson(old_state, want_old);
+      ASSERT_EQ(r.TransactionAt("transaction", "previous", got_old), old_ok);
+      if (old_ok) {
+        EXPECT_EQ(TransactionText(got_old), TransactionText(want_old));
+      }
+    }
+    auto user = r.String("user_id");
+    if (d.contains("user_id") && d["user_id"].is_string()) {
+      ASSERT_TRUE(user);
+      EXPECT_EQ(*user, d["user_id"].get<std::string>());
+    } else {
+      EXPECT_FALSE(user);
+    }
+  }
+}
+
+TEST(EventReader, NonStringMembersCountAsAbsentAndTheReaderIsReusable) {
+  EventReader r;
+  ASSERT_TRUE(r.Parse(R"({"user_id":12,"key":"k","value":true})"));
+  EXPECT_FALSE(r.String("user_id"));
+  EXPECT_FALSE(r.String("value"));
+  EXPECT_EQ(r.String("key").value_or(""), "k");
+  std::string big = R"({"user_id":")" + std::string(100000, 'x') + R"("})";
+  ASSERT_TRUE(r.Parse(big));
+  EXPECT_EQ(r.String("user_id")->size(), 100000u);
+  ASSERT_FALSE(r.Parse("{"));
+  ASSERT_TRUE(r.Parse(R"({"user_id":"a","user_id":"b"})"));
+  EXPECT_EQ(r.String("user_id").value_or(""), "b");
 }
 
 TEST(Validation, TransactionDefaultsAndNormalisation) {
