@@ -1,6 +1,8 @@
 // The read model's tables, once, for both stores. Templates: {s} is the table suffix
 // ("" live, "_rebuild" during a rebuild), {g} the generation (index names must be unique per
-// database, and a rebuilt table keeps its index names after the rename).
+// database, and a rebuilt table keeps its index names after the rename), {i} the type of an
+// integer primary key (SQLite: INTEGER, which makes the key the rowid: one B-tree per row
+// instead of a table and an index; PostgreSQL: BIGINT).
 // Booleans are INTEGER 0/1 and amounts BIGINT in both SQLite and PostgreSQL.
 #pragma once
 
@@ -36,7 +38,7 @@ inline constexpr const char* kCreateTables[] = {
     "updated_at TEXT NOT NULL, version BIGINT NOT NULL, is_deleted INTEGER NOT NULL)",
     "CREATE TABLE settings{s} (user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
     "version BIGINT NOT NULL, PRIMARY KEY (user_id, key))",
-    "CREATE TABLE events{s} (seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL, "
+    "CREATE TABLE events{s} (seq {i} PRIMARY KEY, event_id TEXT NOT NULL, "
     "stream TEXT NOT NULL, version BIGINT NOT NULL, user_id TEXT NOT NULL, "
     "aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL, "
     "data TEXT NOT NULL, occurred_at TEXT NOT NULL)",
@@ -49,8 +51,8 @@ inline constexpr const char* kCreateIndexes[] = {
     "CREATE INDEX IF NOT EXISTS events_user_g{g} ON events{s} (user_id, seq)",
 };
 
-// Staging tables of a rebuild's bulk phase: the row tables without any key, written
-// append-only; FinishBulk folds them into the *_rebuild tables.
+// Staging tables of a rebuild's bulk phase (PostgreSQL): the row tables without any key,
+// written append-only; FinishBulk folds them into the *_rebuild tables.
 inline constexpr const char* kStagedTables[] = {"contacts", "transactions", "settings",
                                                 "balances"};
 
@@ -69,8 +71,9 @@ inline constexpr const char* kCreateMeta[] = {
     "events_applied BIGINT NOT NULL, generation BIGINT NOT NULL, updated_at TEXT NOT NULL)",
 };
 
-// Replaces {s} and {g}.
-inline std::string Render(std::string_view tmpl, std::string_view suffix, long long generation) {
+// Replaces {s}, {g} and {i}.
+inline std::string Render(std::string_view tmpl, std::string_view suffix, long long generation,
+                          std::string_view int_key = "BIGINT") {
   std::string out;
   out.reserve(tmpl.size() + 16);
   for (size_t i = 0; i < tmpl.size(); ++i) {
@@ -82,6 +85,11 @@ inline std::string Render(std::string_view tmpl, std::string_view suffix, long l
       }
       if (tmpl[i + 1] == 'g') {
         out += std::to_string(generation);
+        i += 2;
+        continue;
+      }
+      if (tmpl[i + 1] == 'i') {
+        out += int_key;
         i += 2;
         continue;
       }

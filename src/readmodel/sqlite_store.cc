@@ -49,19 +49,6 @@ constexpr const char* kAddBalance =
     "INSERT INTO balances{s} (user_id, contact_id, currency, amount) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
     "amount = balances{s}.amount + excluded.amount";
-// FinishBulk: the newest version per key (SQLite takes the bare columns from the row that
-// holds max()), balance deltas summed.
-constexpr const char* kFoldStaged[] = {
-    "INSERT INTO contacts_rebuild SELECT id, user_id, name, username, phone, email, notes, "
-    "created_at, updated_at, max(version), is_deleted FROM contacts_stage GROUP BY id",
-    "INSERT INTO transactions_rebuild SELECT id, user_id, contact_id, type, direction, amount, "
-    "currency, description, transaction_date, due_date, created_at, updated_at, max(version), "
-    "is_deleted FROM transactions_stage GROUP BY id",
-    "INSERT INTO settings_rebuild SELECT user_id, key, value, max(version) FROM settings_stage "
-    "GROUP BY user_id, key",
-    "INSERT INTO balances_rebuild SELECT user_id, contact_id, currency, SUM(amount) "
-    "FROM balances_stage GROUP BY user_id, contact_id, currency",
-};
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -122,6 +109,12 @@ constexpr const char* kDumpQueries[] = {
     "SELECT * FROM settings ORDER BY user_id, key", "SELECT * FROM events ORDER BY seq",
     "SELECT * FROM balances ORDER BY user_id, contact_id, currency"};
 
+// Page cache per connection (KiB), and the writer's during a rebuild.
+constexpr const char* kCacheSize = "PRAGMA cache_size = -65536";
+constexpr const char* kRebuildCacheSize = "PRAGMA cache_size = -262144";
+// Integer primary keys are the rowid (see sql_schema.h).
+constexpr std::string_view kIntKey = "INTEGER";
+
 // ---------------------------------------------------------------- connection
 class Conn {
  public:
@@ -142,7 +135,7 @@ class Conn {
       DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = WAL"));
       DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = NORMAL"));
     }
-    DT_RETURN_IF_ERROR(c->Exec("PRAGMA cache_size = -65536"));
+    DT_RETURN_IF_ERROR(c->Exec(kCacheSize));
     return c;
   }
   Status Exec(const std::string& sql) {
@@ -275,7 +268,7 @@ class SqliteStore final : public ReadModelStore {
       DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
       if (!TableExists("contacts")) {
         for (const char* q : sql::kCreateTables) {
-          DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
+          DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0, kIntKey)));
         }
         for (const char* q : sql::kCreateIndexes) {
           DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
@@ -329,28 +322,30 @@ class SqliteStore final : public ReadModelStore {
     for (const char* t : sql::kTables) {
       DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_rebuild"));
     }
-    for (const char* t : sql::kStagedTables) {
+    for (const char* t : sql::kStagedTables) {  // left by an older version's rebuild
       DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_stage"));
     }
     for (const char* q : sql::kCreateTables) {
-      DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", gen)));
-    }
-    for (const char* t : sql::kStagedTables) {
-      DT_RETURN_IF_ERROR(writer_->Exec(std::string("CREATE TABLE ") + t + "_stage AS SELECT * FROM " +
-                                       t + "_rebuild WHERE 0"));
+      DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", gen, kIntKey)));
     }
     ProjectionState st;
     st.generation = gen;
     DT_RETURN_IF_ERROR(SaveStateLocked(true, st));
     DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
     writer_->Forget();  // statements on the dropped tables
+    // The rebuild tables' primary-key B-trees take random inserts: keep them in memory
+    // (pages are only taken as needed; the size goes back at the swap).
+    DT_RETURN_IF_ERROR(writer_->Exec(kRebuildCacheSize));
     return Status::Ok();
   }
 
+  // SQLite has no staging: rows are upserted straight into the *_rebuild tables, which have
+  // their primary keys only (the secondary indexes come in FinishBulk). With the keys'
+  // pages cached that costs less than writing staging rows and folding them with a sort.
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status s = ApplyLocked(b, state, Mode::kStage);
+    Status s = ApplyLocked(b, state, Mode::kRebuild);
     if (!s.ok()) {
       (void)writer_->Exec("ROLLBACK");
       return s;
@@ -363,10 +358,6 @@ class SqliteStore final : public ReadModelStore {
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
     Status s = [&]() -> Status {
-      for (const char* q : kFoldStaged) DT_RETURN_IF_ERROR(writer_->Exec(q));
-      for (const char* t : sql::kStagedTables) {
-        DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE ") + t + "_stage"));
-      }
       for (const char* q : sql::kCreateIndexes) {
         DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
       }
@@ -386,10 +377,7 @@ class SqliteStore final : public ReadModelStore {
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     Status s = [&]() -> Status {
-      // A rebuild that skipped the bulk phase still ends with its indexes and no staging.
-      for (const char* t : sql::kStagedTables) {
-        DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_stage"));
-      }
+      // A rebuild that skipped the bulk phase still ends with its indexes.
       for (const char* q : sql::kCreateIndexes) {
         DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
       }
@@ -410,7 +398,7 @@ class SqliteStore final : public ReadModelStore {
     }
     DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
     writer_->Forget();
-    return Status::Ok();
+    return writer_->Exec(kCacheSize);
   }
 
   bool RebuildInProgress() override {
@@ -608,17 +596,15 @@ class SqliteStore final : public ReadModelStore {
     return Status::Ok();
   }
 
-  enum class Mode { kLive, kRebuild, kStage };
+  enum class Mode { kLive, kRebuild };
 
-  // Row statements per mode: upserts into the live or rebuild tables, plain inserts into
-  // the staging tables. Events always go to the target's own events table.
+  // Row statements per mode: upserts into the live or the rebuild tables.
   std::string RowSql(const char* tmpl, Mode mode) {
-    if (mode == Mode::kStage) return sql::WithoutConflictClause(sql::Render(tmpl, "_stage", 0));
     return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
   }
 
   Status ApplyLocked(const Batch& b, const ProjectionState& state, Mode mode) {
-    const bool rebuild = mode != Mode::kLive;
+    const bool rebuild = mode == Mode::kRebuild;
     const std::string sfx = rebuild ? "_rebuild" : "";
     if (!b.contacts.empty()) {
       DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kUpsertContact, mode)));
