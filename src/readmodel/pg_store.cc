@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <mutex>
 
 #include "client/time_util.h"
@@ -61,6 +62,28 @@ constexpr const char* kFoldStaged[] = {
     "INSERT INTO balances_rebuild SELECT user_id, contact_id, currency, SUM(amount) "
     "FROM balances_stage GROUP BY user_id, contact_id, currency",
 };
+// The bulk phase of a rebuild (see CopyRows): staging tables and the rebuild's events.
+constexpr const char* kCopyContacts =
+    "COPY contacts_stage (id, user_id, name, username, phone, email, notes, created_at, "
+    "updated_at, version, is_deleted) FROM STDIN";
+constexpr const char* kCopyTransactions =
+    "COPY transactions_stage (id, user_id, contact_id, type, direction, amount, currency, "
+    "description, transaction_date, due_date, created_at, updated_at, version, is_deleted) "
+    "FROM STDIN";
+constexpr const char* kCopySettings =
+    "COPY settings_stage (user_id, key, value, version) FROM STDIN";
+constexpr const char* kCopyEvents =
+    "COPY events_rebuild (seq, event_id, stream, version, user_id, aggregate_type, "
+    "aggregate_id, event_type, data, occurred_at) FROM STDIN";
+constexpr const char* kCopyBalances =
+    "COPY balances_stage (user_id, contact_id, currency, amount) FROM STDIN";
+// Statistics for the planner once the rebuild's tables are filled; not of events.data (the
+// largest column by far, only ever searched by substring).
+constexpr const char* kAnalyzeRebuild[] = {
+    "ANALYZE contacts_rebuild", "ANALYZE transactions_rebuild", "ANALYZE settings_rebuild",
+    "ANALYZE balances_rebuild",
+    "ANALYZE events_rebuild (seq, event_id, stream, version, user_id, aggregate_type, "
+    "aggregate_id, event_type, occurred_at)"};
 constexpr const char* kSaveState =
     "INSERT INTO projection_state (name, position, events_applied, generation, updated_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -204,6 +227,85 @@ class ArrayLiteral {
   std::string out_;
   bool first_ = true;
 };
+
+// Rows in COPY's text format: columns separated by tabs, one row per line, \N for NULL;
+// backslash, tab, newline and carriage return escaped. The bulk phase of a rebuild sends its
+// rows this way (COPY is PostgreSQL's cheapest way in: no SQL per row, no array literals).
+class CopyRows {
+ public:
+  void Add(const std::string& v) { AddText(v); }
+  void AddText(std::string_view v) {
+    Sep();
+    size_t run = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      char c = v[i];
+      char esc = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
+      if (!esc) continue;
+      out_.append(v.data() + run, i - run);
+      out_ += '\\';
+      out_ += esc;
+      run = i + 1;
+    }
+    out_.append(v.data() + run, v.size() - run);
+  }
+  void Add(const std::optional<std::string>& v) {
+    if (v) {
+      AddText(*v);
+    } else {
+      Sep();
+      out_ += "\\N";
+    }
+  }
+  void Add(int64_t v) {
+    Sep();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, end);
+  }
+  void EndRow() {
+    out_ += '\n';
+    first_ = true;
+  }
+  const std::string& text() const { return out_; }
+
+ private:
+  void Sep() {
+    if (!first_) out_ += '\t';
+    first_ = false;
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+// Runs `copy_sql` (COPY ... FROM STDIN) with `rows` as its input.
+Status CopyIn(PGconn* c, const std::string& copy_sql, const std::string& rows) {
+  auto fail = [&](const char* what) -> Status {
+    std::string msg = PQerrorMessage(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    if (PQstatus(c) != CONNECTION_OK) return Status::Unavailable("PostgreSQL: " + msg);
+    return Status::IOError(std::string("PostgreSQL ") + what + ": " + msg);
+  };
+  {
+    PgResult r(PQexec(c, copy_sql.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COPY_IN) return fail("COPY");
+  }
+  constexpr size_t kChunk = 1 << 20;
+  bool sent = true;
+  for (size_t at = 0; at < rows.size() && sent; at += kChunk) {
+    size_t n = std::min(kChunk, rows.size() - at);
+    sent = PQputCopyData(c, rows.data() + at, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(c, sent ? nullptr : "client failed to send the rows") != 1) {
+    return fail("COPY end");
+  }
+  Status status = Status::Ok();
+  while (PGresult* raw = PQgetResult(c)) {
+    PgResult r(raw);
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK && status.ok()) status = fail("COPY");
+  }
+  if (status.ok() && !sent) return fail("COPY data");
+  return status;
+}
 
 Contact ReadContact(PGresult* r, int i) {
   Contact c;
@@ -383,7 +485,7 @@ class PgStore final : public ReadModelStore {
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
-    Status s = ApplyLocked(c, b, state, Mode::kStage);
+    Status s = CopyBulkLocked(c, b, state);
     if (!s.ok()) {
       (void)Exec(c, "ROLLBACK");
       return s;
@@ -405,9 +507,7 @@ class PgStore final : public ReadModelStore {
       for (const char* q : sql::kCreateIndexes) {
         DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", st.generation)).status());
       }
-      for (const char* t : sql::kTables) {
-        DT_RETURN_IF_ERROR(Exec(c, std::string("ANALYZE ") + t + "_rebuild").status());
-      }
+      for (const char* q : kAnalyzeRebuild) DT_RETURN_IF_ERROR(Exec(c, q).status());
       return Status::Ok();
     }();
     if (!s.ok()) {
@@ -608,17 +708,99 @@ class PgStore final : public ReadModelStore {
         .status();
   }
 
-  enum class Mode { kLive, kRebuild, kStage };
+  enum class Mode { kLive, kRebuild };
 
-  // Row statements per mode: upserts into the live or rebuild tables, plain inserts into
-  // the staging tables. Events always go to the target's own events table.
+  // Row statements per mode: upserts into the live or the rebuild tables.
   static std::string RowSql(const char* tmpl, Mode mode) {
-    if (mode == Mode::kStage) return sql::WithoutConflictClause(sql::Render(tmpl, "_stage", 0));
     return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
   }
 
+  // The bulk phase: every row by COPY, into the staging tables and the rebuild's events
+  // table (a fresh table: no seq is there twice, so nothing to skip on conflict).
+  Status CopyBulkLocked(PGconn* c, const Batch& b, const ProjectionState& state) {
+    if (!b.contacts.empty()) {
+      CopyRows rows;
+      for (const auto& x : b.contacts) {
+        rows.Add(x.id);
+        rows.Add(x.user_id);
+        rows.Add(x.name);
+        rows.Add(x.username);
+        rows.Add(x.phone);
+        rows.Add(x.email);
+        rows.Add(x.notes);
+        rows.Add(x.created_at);
+        rows.Add(x.updated_at);
+        rows.Add(x.version);
+        rows.Add(int64_t{x.is_deleted ? 1 : 0});
+        rows.EndRow();
+      }
+      DT_RETURN_IF_ERROR(CopyIn(c, kCopyContacts, rows.text()));
+    }
+    if (!b.transactions.empty()) {
+      CopyRows rows;
+      for (const auto& x : b.transactions) {
+        rows.Add(x.id);
+        rows.Add(x.user_id);
+        rows.Add(x.contact_id);
+        rows.Add(x.type);
+        rows.Add(x.direction);
+        rows.Add(x.amount);
+        rows.Add(x.currency);
+        rows.Add(x.description);
+        rows.Add(x.transaction_date);
+        rows.Add(x.due_date);
+        rows.Add(x.created_at);
+        rows.Add(x.updated_at);
+        rows.Add(x.version);
+        rows.Add(int64_t{x.is_deleted ? 1 : 0});
+        rows.EndRow();
+      }
+      DT_RETURN_IF_ERROR(CopyIn(c, kCopyTransactions, rows.text()));
+    }
+    if (!b.settings.empty()) {
+      CopyRows rows;
+      for (const auto& x : b.settings) {
+        rows.Add(x.user_id);
+        rows.Add(x.key);
+        rows.Add(x.value);
+        rows.Add(x.version);
+        rows.EndRow();
+      }
+      DT_RETURN_IF_ERROR(CopyIn(c, kCopySettings, rows.text()));
+    }
+    if (!b.events.empty()) {
+      CopyRows rows;
+      for (const auto& x : b.events) {
+        rows.Add(x.seq);
+        rows.Add(x.event_id);
+        rows.Add(x.stream);
+        rows.Add(x.version);
+        rows.Add(x.user_id);
+        rows.Add(x.aggregate_type);
+        rows.Add(x.aggregate_id);
+        rows.Add(x.event_type);
+        rows.Add(x.data);
+        rows.Add(x.occurred_at);
+        rows.EndRow();
+      }
+      DT_RETURN_IF_ERROR(CopyIn(c, kCopyEvents, rows.text()));
+    }
+    if (!b.balances.empty()) {
+      CopyRows rows;
+      for (const auto& x : b.balances) {
+        rows.Add(x.user_id);
+        rows.Add(x.contact_id);
+        rows.Add(x.currency);
+        rows.Add(x.delta);
+        rows.EndRow();
+      }
+      DT_RETURN_IF_ERROR(CopyIn(c, kCopyBalances, rows.text()));
+    }
+    return SaveStateLocked(c, true, state);
+  }
+
   Status ApplyLocked(PGconn* c, const Batch& b, const ProjectionState& state, Mode mode) {
-    const bool rebuild = mode != Mode::kLive;
+    const bool rebuild = mode == Mode::kRebuild;
     const std::string sfx = rebuild ? "_rebuild" : "";
     if (!b.contacts.empty()) {
       ArrayLiteral a[11];

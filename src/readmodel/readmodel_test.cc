@@ -278,7 +278,13 @@ class ProjectorTest : public ReadModelTest {
   void WriteHistory(int contacts) {
     for (int i = 0; i < contacts; ++i) {
       std::string user = i % 2 ? "user-b" : "user-a";
-      auto c = tracker_->CreateContact(Ctx(user), json{{"name", std::string("C") + std::to_string(i)}});
+      json contact = {{"name", std::string("C") + std::to_string(i)}};
+      if (i % 3 == 1) {
+        // Text that each store's bulk path must escape (COPY: backslash, tab, newline, CR).
+        contact["name"] = std::string("Tab\there \\N back\\slash \"q\" {a,b} caf\u00e9 ") + std::to_string(i);
+        contact["notes"] = "line1\nline2\r\n\\t not a tab\t\\";
+      }
+      auto c = tracker_->CreateContact(Ctx(user), contact);
       ASSERT_TRUE(c.ok()) << c.status().ToString();
       std::string cid = c->body["id"];
       for (int t = 0; t < 3; ++t) {

@@ -56,12 +56,6 @@ inline constexpr const char* kCreateIndexes[] = {
 inline constexpr const char* kStagedTables[] = {"contacts", "transactions", "settings",
                                                 "balances"};
 
-// An upsert statement without its ON CONFLICT clause: the plain insert used for staging.
-inline std::string WithoutConflictClause(const std::string& sql) {
-  auto at = sql.find(" ON CONFLICT");
-  return at == std::string::npos ? sql : sql.substr(0, at);
-}
-
 inline constexpr const char* kTables[] = {"contacts", "transactions", "settings", "events",
                                           "balances"};
 
