@@ -75,16 +75,18 @@ Response WithETag(Response r, int64_t version) {
   return r;
 }
 
-// The common path of every write: authenticate, parse, run the command, wait until the read
-// model has the event, answer.
+// The common path of every write: authenticate, parse, run the command, then answer once
+// the read model has the event (read-your-writes). No thread waits for that: the projector
+// answers right after the batch with the event commits (Projector::WhenApplied), so one
+// commit releases every writer it holds.
 template <typename Command>
-Response Write(const ApiDeps& d, const Exchange& ex, Command&& command) {
+void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Command&& command) {
   auto claims = Authenticate(d, ex);
-  if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
+  if (!claims.ok()) return reply(ErrorFromStatus(claims.status(), ex.request_id));
   auto body = ParseBody(ex);
-  if (!body.ok()) return ErrorFromStatus(body.status(), ex.request_id);
+  if (!body.ok()) return reply(ErrorFromStatus(body.status(), ex.request_id));
   auto if_match = ParseIfMatch(ex);
-  if (!if_match.ok()) return ErrorFromStatus(if_match.status(), ex.request_id);
+  if (!if_match.ok()) return reply(ErrorFromStatus(if_match.status(), ex.request_id));
   tracker::CommandContext ctx;
   ctx.user_id = claims->user_id;
   ctx.request_id = ex.request_id;
@@ -92,22 +94,26 @@ Response Write(const ApiDeps& d, const Exchange& ex, Command&& command) {
   std::string_view key = ex.Header("Idempotency-Key");
   if (!key.empty() || ex.request.find("Idempotency-Key") != ex.request.end()) {
     if (!tracker::ValidIdempotencyKey(key)) {
-      return JsonError(S::bad_request,
-                       "Idempotency-Key must be 1-255 visible ASCII characters");
+      return reply(JsonError(S::bad_request,
+                             "Idempotency-Key must be 1-255 visible ASCII characters"));
     }
     ctx.idempotency =
         tracker::MakeIdempotencyContext(ctx.user_id, key, VerbName(ex), ex.path, *body);
   }
   auto result = command(ctx, *body);
-  if (!result.ok()) return ErrorFromStatus(result.status(), ex.request_id);
-  if (!d.projector->WaitApplied(result->stream, result->event_number,
-                                d.read_your_writes_timeout, result->replayed)) {
-    spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", ex.request_id,
-                 result->stream, result->event_number);
-  }
-  Response r = JsonOk(result->created ? S::created : S::ok, result->body);
-  if (result->body.contains("version")) r = WithETag(std::move(r), result->event_number);
-  return r;
+  if (!result.ok()) return reply(ErrorFromStatus(result.status(), ex.request_id));
+  auto answer = std::make_shared<Response>(JsonOk(result->created ? S::created : S::ok, result->body));
+  if (result->body.contains("version")) *answer = WithETag(std::move(*answer), result->event_number);
+  d.projector->WhenApplied(
+      result->stream, result->event_number, d.read_your_writes_timeout, result->replayed,
+      [reply, answer, request_id = ex.request_id, stream = result->stream,
+       number = result->event_number](bool applied) {
+        if (!applied) {
+          spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", request_id,
+                       stream, number);
+        }
+        reply(std::move(*answer));
+      });
 }
 
 json EventJson(const std::string& event_id, std::string_view aggregate_type,
@@ -146,27 +152,32 @@ std::vector<http::Route> Api::Routes() {
   auto h = [this](Response (Api::*fn)(const Exchange&)) {
     return http::Handler([this, fn](const Exchange& ex) { return (this->*fn)(ex); });
   };
+  // Writes answer later, once the read model has their event (see Write above).
+  auto w = [this](void (Api::*fn)(Exchange, http::Reply)) {
+    return http::AsyncHandler(
+        [this, fn](Exchange ex, http::Reply reply) { (this->*fn)(std::move(ex), std::move(reply)); });
+  };
   const Run B = Run::kBlocking;
   return {
       Route(Verb::get, "/health", h(&Api::Health)),
       Route(Verb::post, "/api/auth/login", h(&Api::Login), B),
       Route(Verb::post, "/api/auth/register", h(&Api::Register), B),
       Route(Verb::get, "/api/contacts", h(&Api::ListContacts), B),
-      Route(Verb::post, "/api/contacts", h(&Api::CreateContact), B),
+      Route(Verb::post, "/api/contacts", w(&Api::CreateContact), B),
       Route(Verb::get, "/api/contacts/{id}", h(&Api::GetContact), B),
-      Route(Verb::put, "/api/contacts/{id}", h(&Api::UpdateContact), B),
-      Route(Verb::delete_, "/api/contacts/{id}", h(&Api::DeleteContact), B),
+      Route(Verb::put, "/api/contacts/{id}", w(&Api::UpdateContact), B),
+      Route(Verb::delete_, "/api/contacts/{id}", w(&Api::DeleteContact), B),
       Route(Verb::get, "/api/contacts/{id}/events", h(&Api::ContactEvents), B),
       Route(Verb::get, "/api/transactions", h(&Api::ListTransactions), B),
-      Route(Verb::post, "/api/transactions", h(&Api::CreateTransaction), B),
+      Route(Verb::post, "/api/transactions", w(&Api::CreateTransaction), B),
       Route(Verb::get, "/api/transactions/{id}", h(&Api::GetTransaction), B),
-      Route(Verb::put, "/api/transactions/{id}", h(&Api::UpdateTransaction), B),
-      Route(Verb::delete_, "/api/transactions/{id}", h(&Api::DeleteTransaction), B),
+      Route(Verb::put, "/api/transactions/{id}", w(&Api::UpdateTransaction), B),
+      Route(Verb::delete_, "/api/transactions/{id}", w(&Api::DeleteTransaction), B),
       Route(Verb::get, "/api/transactions/{id}/events", h(&Api::TransactionEvents), B),
       Route(Verb::get, "/api/balances", h(&Api::Balances), B),
       Route(Verb::get, "/api/summary", h(&Api::Balances), B),
       Route(Verb::get, "/api/settings", h(&Api::GetSettings), B),
-      Route(Verb::put, "/api/settings/{key}", h(&Api::PutSetting), B),
+      Route(Verb::put, "/api/settings/{key}", w(&Api::PutSetting), B),
       Route(Verb::get, "/api/admin/events", h(&Api::AdminEvents), B),
       Route(Verb::get, "/api/admin/projections/status", h(&Api::ProjectionStatus), B),
       Route(Verb::post, "/api/admin/projections/rebuild", h(&Api::ProjectionRebuild), B),
@@ -269,24 +280,24 @@ Response Api::GetContact(const Exchange& ex) {
   return WithETag(JsonOk(S::ok, tracker::ContactView(**c, Sum(b), b)), (*c)->version);
 }
 
-Response Api::CreateContact(const Exchange& ex) {
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+void Api::CreateContact(Exchange ex, http::Reply reply) {
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->CreateContact(ctx, body);
   });
 }
 
-Response Api::UpdateContact(const Exchange& ex) {
+void Api::UpdateContact(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
-  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+  if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->UpdateContact(ctx, *id, body);
   });
 }
 
-Response Api::DeleteContact(const Exchange& ex) {
+void Api::DeleteContact(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
-  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+  if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->DeleteContact(ctx, *id, body);
   });
 }
@@ -345,24 +356,24 @@ Response Api::GetTransaction(const Exchange& ex) {
   return WithETag(JsonOk(S::ok, tracker::TransactionView(**t)), (*t)->version);
 }
 
-Response Api::CreateTransaction(const Exchange& ex) {
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+void Api::CreateTransaction(Exchange ex, http::Reply reply) {
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->CreateTransaction(ctx, body);
   });
 }
 
-Response Api::UpdateTransaction(const Exchange& ex) {
+void Api::UpdateTransaction(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
-  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+  if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->UpdateTransaction(ctx, *id, body);
   });
 }
 
-Response Api::DeleteTransaction(const Exchange& ex) {
+void Api::DeleteTransaction(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
-  if (!id.ok()) return ErrorFromStatus(id.status(), ex.request_id);
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+  if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->DeleteTransaction(ctx, *id, body);
   });
 }
@@ -409,9 +420,9 @@ Response Api::GetSettings(const Exchange& ex) {
   return JsonOk(S::ok, out);
 }
 
-Response Api::PutSetting(const Exchange& ex) {
+void Api::PutSetting(Exchange ex, http::Reply reply) {
   std::string key(ex.Param("key"));
-  return Write(d_, ex, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->SetSetting(ctx, key, body);
   });
 }

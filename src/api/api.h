@@ -4,9 +4,10 @@
 // Every /api route except login (and register, when enabled) needs `Authorization: Bearer
 // <JWT>`; a user sees only their own data (another user's ids answer 404).
 // Writes go through TrackerService (event store) and are answered only once the read model
-// has applied the event (read-your-writes, bounded by read_your_writes_timeout); reads come
-// from the read model. All /api routes run on the server's worker pool (they block on the
-// event store and the database).
+// has applied the event (read-your-writes, bounded by read_your_writes_timeout): they are
+// asynchronous handlers whose Reply the projector calls after the commit that has the event
+// (no worker thread waits for it). Reads come from the read model. All /api routes run on
+// the server's worker pool (they block on the event store and the database).
 //
 // Thread-safety: handlers may run on many threads at once. Lifetime: everything in ApiDeps
 // must outlive the Api and the routes it built.
@@ -42,25 +43,26 @@ class Api {
 
   std::vector<http::Route> Routes();
 
-  // Handlers (public for tests that call them without sockets).
+  // Handlers (public for tests that call them without sockets). The writes answer through
+  // their Reply, possibly later and from the projector's thread.
   http::Response Health(const http::Exchange& ex);
   http::Response Login(const http::Exchange& ex);
   http::Response Register(const http::Exchange& ex);
   http::Response ListContacts(const http::Exchange& ex);
   http::Response GetContact(const http::Exchange& ex);
-  http::Response CreateContact(const http::Exchange& ex);
-  http::Response UpdateContact(const http::Exchange& ex);
-  http::Response DeleteContact(const http::Exchange& ex);
+  void CreateContact(http::Exchange ex, http::Reply reply);
+  void UpdateContact(http::Exchange ex, http::Reply reply);
+  void DeleteContact(http::Exchange ex, http::Reply reply);
   http::Response ContactEvents(const http::Exchange& ex);
   http::Response ListTransactions(const http::Exchange& ex);
   http::Response GetTransaction(const http::Exchange& ex);
-  http::Response CreateTransaction(const http::Exchange& ex);
-  http::Response UpdateTransaction(const http::Exchange& ex);
-  http::Response DeleteTransaction(const http::Exchange& ex);
+  void CreateTransaction(http::Exchange ex, http::Reply reply);
+  void UpdateTransaction(http::Exchange ex, http::Reply reply);
+  void DeleteTransaction(http::Exchange ex, http::Reply reply);
   http::Response TransactionEvents(const http::Exchange& ex);
   http::Response Balances(const http::Exchange& ex);
   http::Response GetSettings(const http::Exchange& ex);
-  http::Response PutSetting(const http::Exchange& ex);
+  void PutSetting(http::Exchange ex, http::Reply reply);
   http::Response AdminEvents(const http::Exchange& ex);
   http::Response ProjectionStatus(const http::Exchange& ex);
   http::Response ProjectionRebuild(const http::Exchange& ex);

@@ -7,7 +7,6 @@
 
 namespace dt::readmodel {
 
-using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr size_t kMaxTrackedStreams = 100000;
@@ -36,6 +35,7 @@ void Projector::Stop() {
   stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (active_.exchange(false)) store_.ReleaseProjectorLock();
+  ExpireWaiters(true);  // stop_ is set: each is answered now (applied or not)
 }
 
 void Projector::SetError(const std::string& e) {
@@ -76,15 +76,129 @@ void Projector::Publish(const Batch& batch) {
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_(batch.events);
   }
+  std::vector<AppliedCallback> ready;
   {
     std::lock_guard lock(wait_mu_);
     if (applied_.size() > kMaxTrackedStreams) applied_.clear();
     for (const auto& e : batch.events) {
       auto [it, inserted] = applied_.try_emplace(e.stream, e.version);
       if (!inserted) it->second = std::max(it->second, e.version);
+      if (waiter_count_ == 0) continue;
+      auto w = waiters_.find(e.stream);
+      if (w == waiters_.end()) continue;
+      auto& list = w->second;
+      for (size_t i = 0; i < list.size();) {
+        if (list[i].number <= it->second) {
+          ready.push_back(std::move(list[i].done));
+          list[i] = std::move(list.back());
+          list.pop_back();
+          --waiter_count_;
+        } else {
+          ++i;
+        }
+      }
+      if (list.empty()) waiters_.erase(w);
     }
   }
-  applied_cv_.notify_all();
+  applied_cv_.notify_all();  // blocking WaitApplied callers (no system call when there are none)
+  for (auto& done : ready) done(true);
+}
+
+void Projector::ExpireWaiters(bool standby) {
+  std::unordered_map<std::string, std::vector<Waiter>> taken;
+  {
+    std::lock_guard lock(wait_mu_);
+    if (waiter_count_ == 0) return;
+    if (!standby) {
+      // Only the ones whose time is up; the others stay where Publish finds them.
+      auto now = Clock::now();
+      for (auto& [stream, list] : waiters_) {
+        for (size_t i = 0; i < list.size();) {
+          if (list[i].deadline <= now) {
+            taken[stream].push_back(std::move(list[i]));
+            list[i] = std::move(list.back());
+            list.pop_back();
+            --waiter_count_;
+          } else {
+            ++i;
+          }
+        }
+      }
+      std::erase_if(waiters_, [](const auto& w) { return w.second.empty(); });
+    } else {
+      taken.swap(waiters_);
+      waiter_count_ = 0;
+    }
+  }
+  if (taken.empty()) return;
+  // Not the active projector (any more): another instance may apply these events, so the
+  // read model is asked, as WaitApplied's standby polling does.
+  auto now = Clock::now();
+  std::vector<std::pair<AppliedCallback, bool>> answers;
+  std::unordered_map<std::string, std::vector<Waiter>> keep;
+  for (auto& [stream, list] : taken) {
+    int64_t version = -1;
+    if (standby) {
+      auto v = store_.AppliedVersion(stream);
+      if (v.ok()) version = *v;
+    }
+    for (auto& w : list) {
+      if (version >= w.number) {
+        answers.emplace_back(std::move(w.done), true);
+      } else if (w.deadline <= now || stop_) {
+        answers.emplace_back(std::move(w.done), false);
+      } else {
+        keep[stream].push_back(std::move(w));
+      }
+    }
+  }
+  if (!keep.empty()) {
+    std::lock_guard lock(wait_mu_);
+    for (auto& [stream, list] : keep) {
+      auto& into = waiters_[stream];
+      for (auto& w : list) into.push_back(std::move(w));
+      waiter_count_ += list.size();
+    }
+  }
+  for (auto& [done, applied] : answers) done(applied);
+}
+
+void Projector::WhenApplied(const std::string& stream, int64_t number,
+                            std::chrono::milliseconds timeout, bool maybe_old,
+                            AppliedCallback done) {
+  if (active_ && !stop_) {
+    auto seen = [&] {
+      auto it = applied_.find(stream);
+      return it != applied_.end() && it->second >= number;
+    };
+    {
+      std::lock_guard lock(wait_mu_);
+      if (seen()) {
+        done(true);
+        return;
+      }
+    }
+    if (maybe_old) {
+      // Applied before this process started? Anything applied after this check is published
+      // to applied_ before waiters are looked at, so registering below cannot miss it.
+      auto v = store_.AppliedVersion(stream);
+      if (v.ok() && *v >= number) {
+        done(true);
+        return;
+      }
+    }
+    {
+      std::lock_guard lock(wait_mu_);
+      if (!seen()) {
+        waiters_[stream].push_back(Waiter{number, Clock::now() + timeout, std::move(done)});
+        ++waiter_count_;
+        return;
+      }
+    }
+    done(true);
+    return;
+  }
+  done(WaitApplied(stream, number, timeout, maybe_old));
 }
 
 Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {
@@ -115,6 +229,7 @@ Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {
 
 void Projector::Run() {
   while (!stop_) {
+    ExpireWaiters(/*standby=*/!active_);
     Status s = EnsureActive();
     if (!s.ok()) {
       if (!s.Is(Code::kConflict)) SetError(s.ToString());

@@ -29,6 +29,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "client/event_store_client.h"
 #include "readmodel/read_model_store.h"
@@ -62,6 +63,8 @@ struct ProjectorStatus {
 
 class Projector {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Projector(client::EventStoreClient& events, ReadModelStore& store, ProjectorOptions options = {});
   ~Projector();
 
@@ -77,6 +80,16 @@ class Projector {
   // idempotent request), so the read model is asked first.
   bool WaitApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout,
                    bool maybe_old = false);
+
+  // The same without a waiting thread: `done(true)` once event `number` of `stream` is in the
+  // read model, `done(false)` once `timeout` has passed without it (checked at least every
+  // long_poll) or the projector stops. It is called at once on the calling thread when the
+  // event is already there; otherwise on the projector's thread right after the batch that
+  // has it commits (so one commit releases every writer it holds), and must be quick. A
+  // standby instance polls the read model on the calling thread, as WaitApplied does.
+  using AppliedCallback = std::function<void(bool applied)>;
+  void WhenApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout,
+                   bool maybe_old, AppliedCallback done);
 
   // Blocking rebuild (see above). kConflict when one is already running or another
   // instance holds the projector lock. `progress` is called about twice a second.
@@ -98,6 +111,9 @@ class Projector {
   // Reads one page after pos_ and applies it (caller holds apply_mu_ for the apply).
   Result<bool> Step(std::chrono::milliseconds long_poll);  // true: caught up
   void Publish(const Batch& batch);
+  // Answers the WhenApplied waiters whose time is up; `standby`: also those whose event the
+  // read model has (another instance applies them), asking it per stream.
+  void ExpireWaiters(bool standby);
   void SetError(const std::string& e);
 
   client::EventStoreClient& events_;
@@ -120,6 +136,13 @@ class Projector {
   std::mutex wait_mu_;
   std::condition_variable applied_cv_;
   std::unordered_map<std::string, int64_t> applied_;  // GUARDED_BY(wait_mu_): recent streams
+  struct Waiter {
+    int64_t number;
+    Clock::time_point deadline;
+    AppliedCallback done;
+  };
+  std::unordered_map<std::string, std::vector<Waiter>> waiters_;  // GUARDED_BY(wait_mu_)
+  size_t waiter_count_ = 0;                                       // GUARDED_BY(wait_mu_)
 
   std::mutex listener_mu_;
   AppliedListener listener_;  // GUARDED_BY(listener_mu_)
