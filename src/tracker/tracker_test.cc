@@ -2,6 +2,9 @@
 // fingerprints, bootstrap accounts, the fast event reader against the nlohmann path.
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
@@ -268,6 +271,30 @@ TEST(Jwt, IssuedTokensVerifyAndForgedOrExpiredOnesDoNot) {
   EXPECT_FALSE(signer.Verify(expired.Issue("user-1", "alice")).ok());
   EXPECT_FALSE(signer.Verify("garbage").ok());
   EXPECT_FALSE(signer.Verify("a.b.c").ok());
+}
+
+// The signature is RFC 2104's HMAC-SHA256 (as OpenSSL's one-shot HMAC computes it), also
+// for keys longer than a block; a header whose alg is not a string is refused, not a crash.
+TEST(Jwt, SignaturesAreHmacSha256ForShortAndLongKeys) {
+  for (std::string secret : {std::string("k"), std::string(64, 's'), std::string(200, 'L')}) {
+    JwtSigner signer(secret, 60);
+    std::string token = signer.Issue("u", "name");
+    auto dot = token.rfind('.');
+    std::string input = token.substr(0, dot), sig;
+    ASSERT_TRUE(Base64UrlDecode(token.substr(dot + 1), sig));
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+    EXPECT_EQ(sig, std::string(reinterpret_cast<char*>(mac), len)) << secret.size();
+    EXPECT_TRUE(signer.Verify(token).ok());
+  }
+  JwtSigner signer("a-secret-of-sufficient-length", 60);
+  std::string token = signer.Issue("u", "name");
+  std::string bad_header = Base64UrlEncode(R"({"alg":1})") + token.substr(token.find('.'));
+  auto r = signer.Verify(bad_header);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().Is(Code::kUnauthenticated));
 }
 
 TEST(Password, Argon2idHashesVerifyOnlyTheRightPassword) {
