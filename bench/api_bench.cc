@@ -28,6 +28,14 @@
 #include <thread>
 #include <vector>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>  // instruction counts of the measured runs only (no-op natively)
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "api/app.h"
 #include "http/test_client.h"
 #include "readmodel/test_databases.h"
@@ -59,6 +67,7 @@ std::vector<std::string> Split(const std::string& s) {
 struct RunResult {
   double rps = 0, p50_ms = 0, p99_ms = 0;
   size_t errors = 0;
+  size_t requests = 0;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -133,6 +142,7 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
   r.p50_ms = Percentile(all, 0.50);
   r.p99_ms = Percentile(all, 0.99);
   r.errors = errors;
+  r.requests = all.size();
   return r;
 }
 
@@ -269,7 +279,18 @@ int main(int argc, char** argv) {
       if ((write && !a.writes) || (!write && !a.reads)) continue;
       for (int conns : a.connections) {
         std::vector<RunResult> runs;
-        for (int r = 0; r < a.repeat; ++r) runs.push_back(Run(port, sessions, conns, write, a.seconds));
+        for (int r = 0; r < a.repeat; ++r) {
+          // Under `valgrind --tool=callgrind --instr-atstart=no` only the measured runs are
+          // counted (setup excluded), and their request counts go to stderr: instructions
+          // per request are then the total / requests.
+          CALLGRIND_START_INSTRUMENTATION;
+          runs.push_back(Run(port, sessions, conns, write, a.seconds));
+          CALLGRIND_STOP_INSTRUMENTATION;
+          if (RUNNING_ON_VALGRIND) {
+            std::fprintf(stderr, "%s %s %d connections: %zu requests\n", mode.c_str(),
+                         write ? "post" : "get", conns, runs.back().requests);
+          }
+        }
         std::sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x.rps < y.rps; });
         const RunResult& m = runs[runs.size() / 2];
         size_t errors = 0;
