@@ -1,7 +1,5 @@
 #include "client/remote_client.h"
 
-#include <openssl/evp.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
+#include "common/text_codec.h"
 
 namespace dt::client {
 
@@ -25,15 +24,6 @@ namespace {
 constexpr char kEventsContentType[] = "application/vnd.eventstore.events+json";
 constexpr char kAtomAccept[] = "application/vnd.eventstore.atom+json";
 constexpr size_t kMaxResponseBytes = 256u << 20;
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string_view SV(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -52,22 +42,6 @@ struct Connection {
 };
 
 }  // namespace
-
-std::string EncodePathSegment(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 struct RemoteClient::Impl {
   RemoteOptions options;
@@ -209,7 +183,7 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::Create(const RemoteOptions& 
   if (impl->host.empty()) {
     return Status::InvalidArgument("no host in event store URL '" + options.url + "'");
   }
-  impl->authorization = "Basic " + Base64(options.username + ":" + options.password);
+  impl->authorization = "Basic " + Base64Encode(options.username + ":" + options.password);
   return std::unique_ptr<RemoteClient>(new RemoteClient(std::move(impl)));
 }
 
@@ -307,7 +281,7 @@ Result<AppendResult> RemoteClient::Append(std::string_view stream, int64_t expec
     body += '}';
   }
   body += ']';
-  auto res = impl_->Request(http::verb::post, "/streams/" + EncodePathSegment(stream),
+  auto res = impl_->Request(http::verb::post, "/streams/" + PercentEncode(stream),
                             std::move(body),
                             {{"Content-Type", kEventsContentType},
                              {"ES-ExpectedVersion", std::to_string(expected_version)}});
@@ -362,7 +336,7 @@ Result<StreamPage> ParseStreamFeed(const http::response<http::string_body>& res,
 Result<StreamPage> RemoteClient::ReadStreamForward(std::string_view stream, int64_t from,
                                                    size_t max_count) {
   auto res = impl_->Request(http::verb::get,
-                            "/streams/" + EncodePathSegment(stream) + "/" +
+                            "/streams/" + PercentEncode(stream) + "/" +
                                 std::to_string(from) + "/forward/" + std::to_string(max_count) +
                                 "?embed=body",
                             {}, {{"Accept", kAtomAccept}});
@@ -375,7 +349,7 @@ Result<StreamPage> RemoteClient::ReadStreamBackward(std::string_view stream, int
                                                     size_t max_count) {
   std::string start = from < 0 ? std::string("head") : std::to_string(from);
   auto res = impl_->Request(http::verb::get,
-                            "/streams/" + EncodePathSegment(stream) + "/" + start +
+                            "/streams/" + PercentEncode(stream) + "/" + start +
                                 "/backward/" + std::to_string(max_count) + "?embed=body",
                             {}, {{"Accept", kAtomAccept}});
   if (!res.ok()) return res.status();

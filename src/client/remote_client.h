@@ -55,7 +55,4 @@ class RemoteClient final : public EventStoreClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// Percent-encodes a stream name for use in a URL path segment.
-std::string EncodePathSegment(std::string_view s);
-
 }  // namespace dt::client

@@ -4,17 +4,9 @@
 
 #include <random>
 
+#include "common/text_codec.h"
+
 namespace dt {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 Uuid Uuid::Random() {
   thread_local std::mt19937_64 gen([] {
@@ -59,7 +51,7 @@ std::optional<Uuid> Uuid::Parse(std::string_view text) {
         if (text[i] != '-') return std::nullopt;
         continue;
       }
-      int v = HexValue(text[i]);
+      int v = HexDigitValue(text[i]);
       if (v < 0) return std::nullopt;
       u.bytes[nibble / 2] = static_cast<uint8_t>(u.bytes[nibble / 2] | (nibble % 2 ? v : v << 4));
       ++nibble;
@@ -68,7 +60,7 @@ std::optional<Uuid> Uuid::Parse(std::string_view text) {
   }
   if (text.size() == 32) {
     for (char c : text) {
-      int v = HexValue(c);
+      int v = HexDigitValue(c);
       if (v < 0) return std::nullopt;
       u.bytes[nibble / 2] = static_cast<uint8_t>(u.bytes[nibble / 2] | (nibble % 2 ? v : v << 4));
       ++nibble;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/text_codec.h"
 #include "http/exchange.h"
 
 namespace dt::http {
@@ -26,7 +27,7 @@ Response Unauthorized(std::string_view realm, std::string_view message = "Unauth
 // Compares secrets in time independent of where they differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-std::string Base64Encode(std::string_view in);
-std::optional<std::string> Base64Decode(std::string_view in);
+using dt::Base64Decode;
+using dt::Base64Encode;
 
 }  // namespace dt::http

@@ -40,7 +40,4 @@ class JwtSigner {
   int64_t lifetime_;
 };
 
-std::string Base64UrlEncode(std::string_view in);
-bool Base64UrlDecode(std::string_view in, std::string& out);
-
 }  // namespace dt::tracker

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
+#include "common/text_codec.h"
 #include "tracker/event_reader.h"
 #include "tracker/model.h"
 #include "tracker/idempotency.h"
@@ -280,13 +281,14 @@ TEST(Jwt, SignaturesAreHmacSha256ForShortAndLongKeys) {
     JwtSigner signer(secret, 60);
     std::string token = signer.Issue("u", "name");
     auto dot = token.rfind('.');
-    std::string input = token.substr(0, dot), sig;
-    ASSERT_TRUE(Base64UrlDecode(token.substr(dot + 1), sig));
+    std::string input = token.substr(0, dot);
+    auto sig = Base64UrlDecode(token.substr(dot + 1));
+    ASSERT_TRUE(sig);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
          reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
-    EXPECT_EQ(sig, std::string(reinterpret_cast<char*>(mac), len)) << secret.size();
+    EXPECT_EQ(*sig, std::string(reinterpret_cast<char*>(mac), len)) << secret.size();
     EXPECT_TRUE(signer.Verify(token).ok());
   }
   JwtSigner signer("a-secret-of-sufficient-length", 60);

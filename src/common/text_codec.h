@@ -1,0 +1,34 @@
+// Text encodings shared by the HTTP layer, the event store client and the API's tokens:
+// hexadecimal digits, base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as JWTs use
+// it), and percent-encoding (RFC 3986).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dt {
+
+// 0–15 for a hexadecimal digit of either case, -1 for anything else.
+int HexDigitValue(char c);
+
+// Standard alphabet with '=' padding (HTTP Basic credentials).
+std::string Base64Encode(std::string_view in);
+// Accepts the padded and the unpadded form; nullopt for a character outside the alphabet or
+// a length that no encoding produces.
+std::optional<std::string> Base64Decode(std::string_view in);
+
+// URL-safe alphabet ('-' and '_'), no padding (JWT segments).
+std::string Base64UrlEncode(std::string_view in);
+// nullopt for any character outside the URL-safe alphabet ('=' included) or a bad length.
+std::optional<std::string> Base64UrlDecode(std::string_view in);
+
+// Encodes everything but unreserved characters (RFC 3986) and, when keep_slash, '/'.
+std::string PercentEncode(std::string_view in, bool keep_slash = false);
+// Decodes %XX escapes (and '+' as a space when plus_is_space). nullopt for a malformed
+// escape, so a bad request target is a 400 rather than a guess.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space = false);
+
+}  // namespace dt
