@@ -8,14 +8,7 @@
 // for --seconds each, and prints requests/s with p50/p99 latency: the median of --repeat
 // runs. Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
 // remote+sqlite, remote+pg (need a dt-eventstore executable: --eventstore-bin).
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +30,7 @@
 #endif
 
 #include "api/app.h"
+#include "client/test_eventstore_process.h"
 #include "http/test_client.h"
 #include "readmodel/test_databases.h"
 
@@ -146,35 +140,6 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
   return r;
 }
 
-uint16_t FreePort() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
-
-pid_t StartEventStore(const std::string& bin, const std::string& dir, uint16_t port) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::string log = dir + "/eventstore.log";
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::setenv("EVENTSTORE_HTTP_PORT", std::to_string(port).c_str(), 1);
-    ::setenv("EVENTSTORE_DB", (dir + "/db").c_str(), 1);
-    ::setenv("LOG_LEVEL", "warn", 1);
-    ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,7 +188,7 @@ int main(int argc, char** argv) {
       continue;
     }
     std::string dir = dt::readmodel::testing::TempDir("bench");
-    pid_t es_pid = -1;
+    std::unique_ptr<dt::client::testing::EventStoreProcess> eventstore;
     dt::api::Config cfg;
     cfg.port = 0;
     cfg.bind = "127.0.0.1";
@@ -232,9 +197,9 @@ int main(int argc, char** argv) {
     cfg.workers = 96;
     cfg.log_level = "warn";
     if (remote) {
-      uint16_t es_port = FreePort();
-      es_pid = StartEventStore(a.eventstore_bin, dir, es_port);
-      cfg.eventstore_url = "http://127.0.0.1:" + std::to_string(es_port);
+      ::setenv("EVENTSTORE_LOG_LEVEL", "Warning", 1);  // no access-log line per request
+      eventstore = std::make_unique<dt::client::testing::EventStoreProcess>(a.eventstore_bin, dir);
+      cfg.eventstore_url = eventstore->url();
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     } else {
       cfg.eventstore_url = "file:" + dir + "/eventstore";
@@ -303,11 +268,7 @@ int main(int argc, char** argv) {
     }
     (*app)->Stop();
     app->reset();
-    if (es_pid > 0) {
-      ::kill(es_pid, SIGTERM);
-      int st;
-      ::waitpid(es_pid, &st, 0);
-    }
+    eventstore.reset();
     std::filesystem::remove_all(dir);
   }
   return 0;
