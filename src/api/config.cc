@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "client/client_factory.h"
+#include "common/text_codec.h"
 #include "readmodel/read_model_store.h"
 #include "tracker/user_service.h"
 
@@ -80,9 +81,12 @@ Result<Config> Config::Load(const Getenv& getenv) {
     }
   }
   if (auto v = get("DEBT_TRACKER_ALLOW_REGISTRATION")) {
-    if (*v == "true" || *v == "1") c.allow_registration = true;
-    else if (*v == "false" || *v == "0") c.allow_registration = false;
-    else return Bad("DEBT_TRACKER_ALLOW_REGISTRATION", *v, "must be true or false");
+    if (*v == "true" || *v == "1")
+      c.allow_registration = true;
+    else if (*v == "false" || *v == "0")
+      c.allow_registration = false;
+    else
+      return Bad("DEBT_TRACKER_ALLOW_REGISTRATION", *v, "must be true or false");
   }
   if (auto v = get("DEBT_TRACKER_WORKERS")) {
     if (!ParseNumber(*v, c.workers) || c.workers == 0 || c.workers > 1024) {
@@ -141,12 +145,7 @@ Result<std::string> ResolveJwtSecret(const Config& config) {
   fs::create_directories(config.data_dir, ec);
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for JWT_SECRET");
-  std::string secret;
-  static const char* kHex = "0123456789abcdef";
-  for (unsigned char b : raw) {
-    secret += kHex[b >> 4];
-    secret += kHex[b & 15];
-  }
+  std::string secret = HexEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
   fs::path tmp = file;
   tmp += ".tmp";
   {

@@ -69,6 +69,17 @@ int HexDigitValue(char c) {
   return -1;
 }
 
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHexLower[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHexLower[c >> 4]);
+    out.push_back(kHexLower[c & 15]);
+  }
+  return out;
+}
+
 std::string Base64Encode(std::string_view in) { return Encode64(in, kStandard, true); }
 
 std::optional<std::string> Base64Decode(std::string_view in) {

@@ -14,6 +14,9 @@ namespace dt {
 // 0–15 for a hexadecimal digit of either case, -1 for anything else.
 int HexDigitValue(char c);
 
+// Lowercase hexadecimal, two digits a byte (digests).
+std::string HexEncode(std::string_view bytes);
+
 // Standard alphabet with '=' padding (HTTP Basic credentials).
 std::string Base64Encode(std::string_view in);
 // Accepts the padded and the unpadded form; nullopt for a character outside the alphabet or

@@ -14,6 +14,18 @@ TEST(TextCodec, HexDigits) {
   EXPECT_EQ(HexDigitValue('%'), -1);
 }
 
+TEST(TextCodec, HexEncodesEveryByteAsTwoLowercaseDigits) {
+  EXPECT_EQ(HexEncode(""), "");
+  EXPECT_EQ(HexEncode(std::string("\x00\x0f\xa0\xff", 4)), "000fa0ff");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  std::string hex = HexEncode(all);
+  ASSERT_EQ(hex.size(), 512u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(HexDigitValue(hex[2 * i]) * 16 + HexDigitValue(hex[2 * i + 1]), int(i));
+  }
+}
+
 // RFC 4648 §10 test vectors.
 TEST(TextCodec, Base64MatchesTheRfcVectors) {
   const std::pair<const char*, const char*> kVectors[] = {{"", ""},

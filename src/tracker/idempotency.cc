@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
+#include "common/text_codec.h"
 #include "tracker/events.h"
 
 namespace dt::tracker {
@@ -15,14 +16,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 IdempotencyContext MakeIdempotencyContext(const std::string& user_id, std::string_view key,
@@ -59,9 +53,12 @@ Status ClaimIdempotencyKey(client::EventStoreClient& store, const IdempotencyCon
   if (existing.ok() && !existing->events.empty()) return CompareClaim(existing->events[0], ctx);
   if (!existing.ok() && !existing.status().Is(Code::kStreamNotFound)) return existing.status();
 
-  json data = {{"user_id", user_id},        {"key", ctx.key},
-               {"method", ctx.method},      {"path", ctx.path},
-               {"fingerprint", ctx.fingerprint}, {"occurred_at", FormatRfc3339Micros(NowMicros())}};
+  json data = {{"user_id", user_id},
+               {"key", ctx.key},
+               {"method", ctx.method},
+               {"path", ctx.path},
+               {"fingerprint", ctx.fingerprint},
+               {"occurred_at", FormatRfc3339Micros(NowMicros())}};
   json meta = {{"request_id", request_id}, {"user_id", user_id}, {"source", "api"}};
   client::ProposedEvent e{ctx.ClaimEventId(), std::string(event_type::kIdempotencyKeyClaimed),
                           data.dump(), meta.dump()};

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "common/text_codec.h"
+
 namespace dt::tracker {
 
 void SyncDigest::Free::operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
@@ -38,14 +40,7 @@ std::string SyncDigest::Hex() const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(copy.ctx_.get(), digest, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 }  // namespace dt::tracker
