@@ -8,14 +8,33 @@
 namespace dt::store {
 namespace {
 
-class AllSubscription final : public Subscription {
+// What both cursors share: the store, closing, and whether the cursor has reached the head.
+class CursorBase : public Subscription {
  public:
-  AllSubscription(StoreImpl& store, Position start) : store_(store), pos_(start) {}
+  explicit CursorBase(StoreImpl& store) : store_(store) {}
+  bool caught_up() const override { return caught_up_.load(); }
+  void Close() override {
+    closed_.store(true);
+    store_.WakeWaiters();
+  }
 
-  Result<std::vector<RecordedEvent>> Next(size_t max_events, std::chrono::milliseconds wait) override {
+ protected:
+  bool closing() const { return closed_.load() || store_.closed(); }
+
+  StoreImpl& store_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> caught_up_{false};
+};
+
+class AllSubscription final : public CursorBase {
+ public:
+  AllSubscription(StoreImpl& store, Position start) : CursorBase(store), pos_(start) {}
+
+  Result<std::vector<RecordedEvent>> Next(size_t max_events,
+                                          std::chrono::milliseconds wait) override {
     std::vector<RecordedEvent> out;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      if (closed_.load() || store_.closed()) return Status::Stopped("the subscription is closed");
+      if (closing()) return Status::Stopped("the subscription is closed");
       const Position head = store_.HeadPosition();
       if (pos_ < head) {
         Position next = pos_;
@@ -29,29 +48,22 @@ class AllSubscription final : public Subscription {
     }
     return out;
   }
-  bool caught_up() const override { return caught_up_.load(); }
-  void Close() override {
-    closed_.store(true);
-    store_.WakeWaiters();
-  }
 
  private:
-  StoreImpl& store_;
   Position pos_;
-  std::atomic<bool> closed_{false};
-  std::atomic<bool> caught_up_{false};
 };
 
-class StreamSubscription final : public Subscription {
+class StreamSubscription final : public CursorBase {
  public:
   StreamSubscription(StoreImpl& store, std::string stream, int64_t next)
-      : store_(store), stream_(std::move(stream)), next_(next) {}
+      : CursorBase(store), stream_(std::move(stream)), next_(next) {}
 
-  Result<std::vector<RecordedEvent>> Next(size_t max_events, std::chrono::milliseconds wait) override {
+  Result<std::vector<RecordedEvent>> Next(size_t max_events,
+                                          std::chrono::milliseconds wait) override {
     std::vector<RecordedEvent> out;
     if (deleted_) return Status::StreamDeleted("stream '" + stream_ + "' is deleted");
     for (int attempt = 0; attempt < 2; ++attempt) {
-      if (closed_.load() || store_.closed()) return Status::Stopped("the subscription is closed");
+      if (closing()) return Status::Stopped("the subscription is closed");
       const Position head = store_.HeadPosition();
       bool deleted = false, caught_up = false;
       int64_t next = next_;
@@ -68,19 +80,11 @@ class StreamSubscription final : public Subscription {
     }
     return out;
   }
-  bool caught_up() const override { return caught_up_.load(); }
-  void Close() override {
-    closed_.store(true);
-    store_.WakeWaiters();
-  }
 
  private:
-  StoreImpl& store_;
   const std::string stream_;
   int64_t next_;
   bool deleted_ = false;
-  std::atomic<bool> closed_{false};
-  std::atomic<bool> caught_up_{false};
 };
 
 }  // namespace
@@ -90,7 +94,8 @@ Result<std::unique_ptr<Subscription>> StoreImpl::SubscribeToAll(std::optional<Po
   if (from) {
     const Position head = HeadPosition();
     if (*from > head)
-      return Status::InvalidArgument("position " + std::to_string(*from) + " is past the end of the log");
+      return Status::InvalidArgument("position " + std::to_string(*from) +
+                                     " is past the end of the log");
     if (*from == head) {
       start = head;  // nothing was ever written at the head: start with the next record
     } else {
@@ -106,7 +111,8 @@ Result<std::unique_ptr<Subscription>> StoreImpl::SubscribeToAll(std::optional<Po
 Result<std::unique_ptr<Subscription>> StoreImpl::SubscribeToStream(std::string stream,
                                                                    std::optional<int64_t> from) {
   if (stream.empty() || stream == "$all")
-    return Status::InvalidArgument("cannot subscribe to stream '" + stream + "' (use SubscribeToAll for $all)");
+    return Status::InvalidArgument("cannot subscribe to stream '" + stream +
+                                   "' (use SubscribeToAll for $all)");
   if (from && *from < 0) return Status::InvalidArgument("subscription start must be >= 0");
   const int64_t next = from ? (*from == INT64_MAX ? INT64_MAX : *from + 1) : 0;
   return std::unique_ptr<Subscription>(new StreamSubscription(*this, std::move(stream), next));
