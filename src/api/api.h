@@ -35,6 +35,8 @@ struct ApiDeps {
   const tracker::JwtSigner* jwt = nullptr;
   std::chrono::milliseconds read_your_writes_timeout{std::chrono::seconds(5)};
   bool allow_registration = false;
+  // user ids (UserService::UserIdFor) allowed the server-wide admin operations.
+  std::vector<std::string> admin_user_ids;
 };
 
 class Api {

@@ -484,6 +484,15 @@ TEST_P(ApiTest, ProjectionStatusAndRebuildOverHttp) {
   EXPECT_TRUE(st.body["active"].get<bool>());
   EXPECT_EQ(st.body["events_applied"], 1);
   auto gen = st.body["generation"].get<int64_t>();
+  // A rebuild touches every user's read model: an account not named in
+  // DEBT_TRACKER_ADMIN_USERS is refused and nothing starts.
+  auto refused = bob_->Post("/api/admin/projections/rebuild", json::object());
+  EXPECT_EQ(refused.status, 403u) << refused.raw;
+  EXPECT_TRUE(refused.body["error"].is_string());
+  EXPECT_EQ(bob_->Get("/api/admin/projections/status").status, 200u);
+  st = alice_->Get("/api/admin/projections/status");
+  EXPECT_FALSE(st.body["rebuilding"].get<bool>());
+  EXPECT_EQ(st.body["generation"].get<int64_t>(), gen);
   auto r = alice_->Post("/api/admin/projections/rebuild", json::object());
   EXPECT_EQ(r.status, 202u);
   for (int i = 0; i < 200; ++i) {

@@ -105,6 +105,7 @@ class ApiEnv {
                               : "sqlite:" + dir_ + "/projections.db";
     config_.jwt_secret = "test-secret-0123456789abcdef";
     config_.bootstrap_users = "alice:pw-alice,bob:pw-bob";
+    config_.admin_users = {"alice"};  // bob is an ordinary user
     config_.data_dir = dir_;
     config_.workers = 32;
   }

@@ -44,6 +44,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   deps.jwt = app->jwt_.get();
   deps.read_your_writes_timeout = config.read_your_writes;
   deps.allow_registration = config.allow_registration;
+  for (const auto& name : config.admin_users) {
+    deps.admin_user_ids.push_back(tracker::UserService::UserIdFor(name));
+  }
   app->api_ = std::make_unique<Api>(deps);
   OpsOptions ops;
   ops.max_lag_events = config.ready_max_lag_events;

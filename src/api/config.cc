@@ -88,6 +88,14 @@ Result<Config> Config::Load(const Getenv& getenv) {
     else
       return Bad("DEBT_TRACKER_ALLOW_REGISTRATION", *v, "must be true or false");
   }
+  if (auto v = get("DEBT_TRACKER_ADMIN_USERS")) {
+    std::stringstream list(*v);
+    for (std::string name; std::getline(list, name, ',');) {
+      size_t b = name.find_first_not_of(' '), e = name.find_last_not_of(' ');
+      if (b == std::string::npos) return Bad("DEBT_TRACKER_ADMIN_USERS", *v, "a name is empty");
+      c.admin_users.push_back(name.substr(b, e - b + 1));
+    }
+  }
   if (auto v = get("DEBT_TRACKER_WORKERS")) {
     if (!ParseNumber(*v, c.workers) || c.workers == 0 || c.workers > 1024) {
       return Bad("DEBT_TRACKER_WORKERS", *v, "must be 1-1024");
@@ -182,6 +190,9 @@ std::string ConfigHelp() {
   DEBT_TRACKER_READY_MAX_LAG_SECONDS ... or its oldest unapplied event is older than this
                                    (default 30)
   DEBT_TRACKER_ALLOW_REGISTRATION  true enables POST /api/auth/register (default false)
+  DEBT_TRACKER_ADMIN_USERS         name[,name...]: accounts allowed the server-wide admin
+                                   operation POST /api/admin/projections/rebuild (default
+                                   none: use ./manage.sh rebuild-projections)
   DEBT_TRACKER_WORKERS             threads for blocking handlers (default 64)
   DEBT_TRACKER_READ_YOUR_WRITES_MS longest wait for the read model before a write answers
                                    (default 5000)

@@ -13,6 +13,7 @@
 //   DEBT_TRACKER_READY_MAX_LAG_EVENTS   1000   /health/ready fails when the read model is
 //   DEBT_TRACKER_READY_MAX_LAG_SECONDS  30     further behind the event store than this
 //   DEBT_TRACKER_ALLOW_REGISTRATION  false     POST /api/auth/register
+//   DEBT_TRACKER_ADMIN_USERS    (none)         name[,name...] who may POST /api/admin/projections/rebuild
 //   DEBT_TRACKER_WORKERS        64             threads for blocking handlers
 //   DEBT_TRACKER_READ_YOUR_WRITES_MS  5000     bound on waiting for the read model
 //   DEBT_TRACKER_WS_QUEUE       256            messages queued per WebSocket before it is dropped
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -47,6 +49,7 @@ struct Config {
   int64_t ready_max_lag_events = 1000;
   double ready_max_lag_seconds = 30;
   bool allow_registration = false;
+  std::vector<std::string> admin_users;  // login names (as given) allowed the server-wide admin routes
   size_t workers = 64;
   std::chrono::milliseconds read_your_writes{5000};
   size_t ws_queue = 256;

@@ -272,6 +272,7 @@ def main():
             "DEBT_TRACKER_LOG_FILE": "off",
             "JWT_SECRET": "openapi-test-secret-0123456789",
             "DEBT_TRACKER_BOOTSTRAP_USER": "alice:pw-alice,bob:pw-bob",
+            "DEBT_TRACKER_ADMIN_USERS": "alice",
             "DEBT_TRACKER_ALLOW_REGISTRATION": "true",
         }
         server = subprocess.Popen([server_bin], env=env, stdout=open(tmp + "/server.log", "w"),
@@ -472,6 +473,7 @@ def run(api, api_port):
     c("get", "/api/admin/projections/status", 200, token=alice)
     c("get", "/api/admin/projections/status", 401)
     c("post", "/api/admin/projections/rebuild", 401)
+    c("post", "/api/admin/projections/rebuild", 403, token=bob)
     rb = c("post", "/api/admin/projections/rebuild", 202, token=alice)
     rb2 = http(api.base, "post", "/api/admin/projections/rebuild", token=alice)
     called.add(("/api/admin/projections/rebuild", "post"))
