@@ -265,6 +265,11 @@ TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
       {http::Verb::post, "/api/contacts", R"({"name":42})", {}, 400},
       {http::Verb::post, "/api/contacts", R"({"name":"x","phone":7})", {}, 400},
       {http::Verb::post, "/api/contacts", R"({"name":"x","comment":{}})", {}, 400},
+      // U+0000 would reach the read model's text columns (PostgreSQL refuses it there).
+      {http::Verb::post, "/api/contacts", R"({"name":"a\u0000b"})", {}, 400},
+      {http::Verb::post, "/api/contacts", R"({"name":"x","notes":"\u0000"})", {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("description", std::string("a\0b", 3)), {}, 400},
+      {http::Verb::put, "/api/settings/dark_mode", R"({"value":"\u0000"})", {}, 400},
       {http::Verb::post, "/api/contacts", R"({"name":"x"})", {{"Idempotency-Key", std::string(256, 'k')}}, 400},
       {http::Verb::post, "/api/transactions", tx_with("amount", 0), {}, 400},
       {http::Verb::post, "/api/transactions", tx_with("amount", -1), {}, 400},

@@ -29,10 +29,14 @@ size_t Chars(const std::string& s) {
   return n;
 }
 
+// U+0000 cannot be stored in a PostgreSQL text column (nor is it text anyone types).
+bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
+
 Status RequiredString(const json& body, const char* key, size_t max, Field<std::string>& out) {
   auto it = body.find(key);
   if (it == body.end()) return Status::Ok();
   if (!it->is_string()) return Bad(key, "must be a string");
+  if (HasNul(it->get_ref<const std::string&>())) return Bad(key, "must not contain U+0000");
   std::string v = Trim(it->get<std::string>());
   if (v.empty()) return Bad(key, "must not be empty");
   if (Chars(v) > max) return Bad(key, "is longer than " + std::to_string(max) + " characters");
@@ -52,6 +56,7 @@ Status OptionalString(const json& body, const char* key, size_t max,
   }
   if (!it->is_string()) return Bad(key, "must be a string or null");
   std::string v = it->get<std::string>();
+  if (HasNul(v)) return Bad(key, "must not contain U+0000");
   if (Chars(v) > max) return Bad(key, "is longer than " + std::to_string(max) + " characters");
   out.value = std::move(v);
   return Status::Ok();
@@ -63,6 +68,7 @@ Result<std::string> Comment(const json& body) {
   if (it == body.end() || it->is_null()) return std::string(kDefaultComment);
   if (!it->is_string()) return Bad("comment", "must be a string");
   std::string v = Trim(it->get<std::string>());
+  if (HasNul(v)) return Bad("comment", "must not contain U+0000");
   if (Chars(v) > kMaxLongTextChars) return Bad("comment", "is too long");
   if (v.empty()) return std::string(kDefaultComment);
   return v;
@@ -188,6 +194,7 @@ Result<SettingInput> ParseSettingInput(const std::string& key, const json& body)
     return Bad("value", "must be a string");
   }
   if (Chars(in.value) > kMaxShortTextChars) return Bad("value", "is too long");
+  if (HasNul(in.value)) return Bad("value", "must not contain U+0000");
   DT_ASSIGN_OR_RETURN(in.comment, Comment(body));
   return in;
 }
