@@ -314,6 +314,53 @@ TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
   EXPECT_EQ(env_->CountDomainEvents(), before);
 }
 
+// The app also runs in a browser on another origin: pre-flights succeed without a token
+// and every answer lets the page read it (and its ETag).
+TEST_P(ApiTest, BrowserClientsGetCorsAnswers) {
+  std::string c = NewContact(*alice_, "Cors");
+  Client anon(env_->port());
+  auto pre = anon.Do(http::Verb::options, "/api/contacts/" + c, json(),
+                     {{"Origin", "http://localhost:5000"},
+                      {"Access-Control-Request-Method", "PUT"},
+                      {"Access-Control-Request-Headers", "authorization,content-type,idempotency-key,if-match"}});
+  EXPECT_EQ(pre.status, 204u) << pre.raw;
+  EXPECT_EQ(pre.header("access-control-allow-origin"), "*");
+  EXPECT_NE(pre.header("access-control-allow-methods").find("PUT"), std::string::npos);
+  EXPECT_NE(pre.header("access-control-allow-methods").find("DELETE"), std::string::npos);
+  EXPECT_NE(pre.header("access-control-allow-headers").find("idempotency-key"), std::string::npos);
+  auto list_pre = anon.Do(http::Verb::options, "/api/contacts", json(),
+                          {{"Origin", "http://localhost:5000"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(list_pre.status, 204u);
+  EXPECT_NE(list_pre.header("access-control-allow-headers").find("Authorization"), std::string::npos);
+  EXPECT_EQ(anon.Do(http::Verb::options, "/api/auth/login").status, 204u);
+  EXPECT_EQ(anon.Do(http::Verb::options, "/api/no-such-thing").status, 404u);
+  auto got = alice_->Do(http::Verb::get, "/api/contacts/" + c, json(), {{"Origin", "http://localhost:5000"}});
+  EXPECT_EQ(got.status, 200u);
+  EXPECT_EQ(got.header("access-control-allow-origin"), "*");
+  EXPECT_NE(got.header("access-control-expose-headers").find("ETag"), std::string::npos);
+  auto denied = anon.Get("/api/contacts");
+  EXPECT_EQ(denied.status, 401u);
+  EXPECT_EQ(denied.header("access-control-allow-origin"), "*");  // the page can read the error
+}
+
+// "/api/contacts/" is the list, not "/api/contacts/{id}" with an empty id.
+TEST_P(ApiTest, TrailingSlashNamesTheSameResource) {
+  std::string c = NewContact(*alice_, "Slash");
+  auto list = alice_->Get("/api/contacts/");
+  ASSERT_EQ(list.status, 200u) << list.raw;
+  ASSERT_EQ(list.body.size(), 1u);
+  EXPECT_EQ(list.body[0]["id"], c);
+  auto one = alice_->Get("/api/contacts/" + c + "/");
+  EXPECT_EQ(one.status, 200u) << one.raw;
+  EXPECT_EQ(one.body["name"], "Slash");
+  auto created = alice_->Post("/api/transactions/", Tx(c, "lent", 7));
+  EXPECT_EQ(created.status, 201u) << created.raw;
+  EXPECT_EQ(alice_->Get("/api/transactions/").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c + "/events/").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/settings/").status, 200u);
+  EXPECT_EQ(alice_->Put("/api/contacts/", {{"name", "x"}}).status, 400u);  // no id: still a clear 400
+}
+
 TEST_P(ApiTest, IdempotencyKeyAnswersTheFirstResponseAgainWithoutANewEvent) {
   json body = {{"name", "Once"}};
   auto first = alice_->Post("/api/contacts", body, {{"Idempotency-Key", "create-once"}});

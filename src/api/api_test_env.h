@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
+#include <map>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,11 @@ struct Reply {
   json body;
   std::string raw;
   std::string etag;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
 };
 
 class Client {
@@ -43,7 +50,9 @@ class Client {
       req.body() = body.dump();
     }
     if (!req.body().empty() || method == http::Verb::post || method == http::Verb::put) {
-      req.set(http::bhttp::field::content_type, "application/json");
+      if (req.find(http::bhttp::field::content_type) == req.end()) {
+        req.set(http::bhttp::field::content_type, "application/json");
+      }
       req.prepare_payload();
     }
     auto res = http_.Send(std::move(req));
@@ -53,6 +62,11 @@ class Client {
     r.body = json::parse(r.raw, nullptr, false);
     auto it = res.find(http::bhttp::field::etag);
     if (it != res.end()) r.etag = std::string(it->value());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r.headers[name] = std::string(f.value());
+    }
     return r;
   }
   Reply Get(const std::string& t) { return Do(http::Verb::get, t); }

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
+
 #include "api/error_mapping.h"
 #include "api/ops_endpoints.h"
 #include "api/sync_api.h"
@@ -12,6 +15,66 @@
 #include "tracker/undo_service.h"
 
 namespace dt::api {
+
+namespace {
+
+// What a browser needs besides the routes themselves (the app also runs as a web app,
+// served from another origin than the API):
+// - CORS: every answer carries Access-Control-Allow-Origin (App::Start's decorator), and
+//   each route pattern answers the pre-flight OPTIONS with 204, its methods and the
+//   request headers the API reads (Authorization, Content-Type, Idempotency-Key, If-Match).
+//   Tokens travel in a header, never in cookies, so "*" is safe.
+// - A trailing slash names the same resource ("/api/contacts/" = "/api/contacts"), so a
+//   list is not mistaken for "/api/contacts/{id}" with an empty id.
+// Aliases and pre-flights go first: "/api/contacts/" must not fall to "{id}".
+void AddBrowserRoutes(std::vector<http::Route>& routes) {
+  std::vector<std::string> patterns;
+  std::map<std::string, std::vector<std::string>> methods;
+  for (auto& r : routes) {
+    if (r.name.empty()) r.name = r.pattern;
+    if (!methods.count(r.pattern)) patterns.push_back(r.pattern);
+    methods[r.pattern].emplace_back(http::bhttp::to_string(r.method));
+  }
+  std::vector<http::Route> front;
+  for (const auto& r : routes) {
+    if (r.pattern.size() > 1 && !r.pattern.ends_with("*}") && !r.pattern.ends_with("/")) {
+      http::Route alias = r;
+      alias.pattern += "/";
+      front.push_back(std::move(alias));
+    }
+  }
+  for (const auto& pattern : patterns) {
+    std::string allow;
+    for (const auto& m : methods[pattern]) allow += m + ", ";
+    allow += "OPTIONS";
+    auto preflight = [allow](const http::Exchange& ex) {
+      http::Response res = http::MakeResponse(http::HttpStatus::no_content, "", "");
+      res.set(http::bhttp::field::allow, allow);
+      res.set("Access-Control-Allow-Methods", allow);
+      std::string_view asked = ex.Header("Access-Control-Request-Headers");
+      bool sane = asked.size() <= 1024 &&
+                  std::all_of(asked.begin(), asked.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+      res.set("Access-Control-Allow-Headers",
+              !asked.empty() && sane
+                  ? std::string(asked)
+                  : std::string("Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-Id"));
+      res.set("Access-Control-Max-Age", "86400");
+      return res;
+    };
+    http::Route options(http::Verb::options, pattern, http::Handler(preflight));
+    options.name = pattern;
+    if (pattern.size() > 1 && !pattern.ends_with("*}")) {
+      http::Route alias = options;
+      alias.pattern += "/";
+      front.push_back(std::move(alias));
+    }
+    front.push_back(std::move(options));
+  }
+  for (auto& r : routes) front.push_back(std::move(r));
+  routes = std::move(front);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<App>> App::Create(const Config& config) {
   std::unique_ptr<App> app(new App());
@@ -75,6 +138,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   app->sync_api_ = std::make_unique<SyncApi>(sync);
   // Sync, real-time and undo (sync_api.h).
   for (auto& r : app->sync_api_->Routes()) routes.push_back(std::move(r));
+  AddBrowserRoutes(routes);
   // Every error body of the API is {"error": ...}, also for what the router answers itself.
   app->router_ = std::make_unique<http::Router>(
       std::move(routes),
@@ -99,6 +163,12 @@ Status App::Start() {
   o.server_name = "dt-server";
   o.metrics = metrics_.get();
   o.route_metrics = true;  // http_requests_total{method,route,code} and latency by route
+  o.decorate = [](http::Response& r) {
+    // Browser clients on other origins (see AddBrowserRoutes).
+    r.set("Access-Control-Allow-Origin", "*");
+    r.set("Access-Control-Expose-Headers",
+          "ETag, Location, Retry-After, Link, X-Request-Id, X-Sync-Checkpoint, X-Sync-Has-More");
+  };
   o.websocket.max_queued_messages = config_.ws_queue;
   o.websocket.idle_timeout = config_.ws_idle;
   server_ = std::make_unique<http::Server>(o, *router_);
