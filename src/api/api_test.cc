@@ -199,6 +199,31 @@ TEST_P(ApiTest, TransactionsAndBalancesPerCurrency) {
                         {{"contact_id", Uuid::Random().ToString()}}).status, 404u);
 }
 
+// What a Flutter client may send for a valid transaction: amounts as doubles with ".0",
+// enums and currencies in another case, a full ISO datetime for dates, nulls for optional
+// fields, fields it does not know about.
+TEST_P(ApiTest, ClientSpellingsOfAValidTransactionAreAccepted) {
+  std::string c = NewContact(*alice_, "Dart");
+  const std::string body = R"({"contact_id":")" + c + R"(","type":"Money","direction":"LENT",)"
+                           R"("amount":1500.0,"currency":"iqd","description":null,)"
+                           R"("transaction_date":"2024-05-01T13:45:00.000","due_date":null,)"
+                           R"("id":null,"balance":0,"comment":"from the app"})";
+  auto r = alice_->Do(http::Verb::post, "/api/transactions", json(),
+                      {{"Content-Type", "application/json; charset=utf-8"}}, &body);
+  ASSERT_EQ(r.status, 201u) << r.raw;
+  EXPECT_EQ(r.body["amount"], 1500);
+  EXPECT_TRUE(r.body["amount"].is_number_integer());
+  EXPECT_EQ(r.body["type"], "money");
+  EXPECT_EQ(r.body["direction"], "lent");
+  EXPECT_EQ(r.body["currency"], "IQD");
+  EXPECT_EQ(r.body["transaction_date"], "2024-05-01");
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["balances"], json({{"IQD", 1500}}));
+  std::string tid = r.body["id"];
+  auto u = alice_->Put("/api/transactions/" + tid, {{"amount", 2000.0}, {"direction", "Owed"}});
+  EXPECT_EQ(u.status, 200u) << u.raw;
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["balance"], -2000);
+}
+
 TEST_P(ApiTest, DeletingAContactHidesItsTransactionsFromListsAndTotals) {
   std::string keep = NewContact(*alice_, "Keep");
   std::string gone = NewContact(*alice_, "Gone");
@@ -279,6 +304,11 @@ TEST_P(ApiTest, BadInputIsAClear4xxAndWritesNothing) {
       {http::Verb::post, "/api/transactions", tx_with("direction", "sideways"), {}, 400},
       {http::Verb::post, "/api/transactions", tx_with("contact_id", "123"), {}, 400},
       {http::Verb::post, "/api/transactions", tx_with("currency", "EURO"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("currency", "XYZ"), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", 2.5), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", 1e300), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("amount", json::parse("99999999999999999999999")), {}, 400},
+      {http::Verb::post, "/api/transactions", tx_with("type", "MONEYS"), {}, 400},
       {http::Verb::post, "/api/transactions", tx_with("transaction_date", "2024-02-31"), {}, 400},
       {http::Verb::post, "/api/transactions", tx_with("due_date", "soon"), {}, 400},
       {http::Verb::post, "/api/transactions", R"({"type":"money"})", {}, 400},

@@ -168,6 +168,10 @@ TEST(Validation, EveryBadTransactionFieldNamesTheField) {
       {"amount", 1e18, "amount"},
       {"currency", "DOLLARS", "currency"},
       {"currency", "U1D", "currency"},
+      {"currency", "XYZ", "currency"},  // three letters, but no ISO 4217 currency
+      {"amount", 0.0, "amount"},
+      {"amount", -3.0, "amount"},
+      {"amount", 1e16, "amount"},
       {"transaction_date", "2024-02-30", "transaction_date"},
       {"transaction_date", "yesterday", "transaction_date"},
       {"due_date", "2024-13-01", "due_date"},
@@ -200,6 +204,26 @@ TEST(Validation, EveryBadTransactionFieldNamesTheField) {
   json big = ValidTx();
   big["amount"] = json::parse("1000000000000000");
   EXPECT_TRUE(ParseTransactionInput(big, true).ok());
+}
+
+TEST(Validation, WholeDoubleAmountsAndEnumCaseAreTakenAsTheClientMeantThem) {
+  json j = ValidTx();
+  j["amount"] = json::parse("1500.0");  // Dart's jsonEncode of a double
+  j["type"] = "Money";
+  j["direction"] = "OWED";
+  j["currency"] = "eur";
+  auto in = ParseTransactionInput(j, true);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->amount.value, 1500);
+  EXPECT_EQ(in->type.value, "money");
+  EXPECT_EQ(in->direction.value, "owed");
+  EXPECT_EQ(in->currency.value, "EUR");
+  j["amount"] = json::parse("1.0e3");
+  ASSERT_TRUE(ParseTransactionInput(j, true).ok());
+  EXPECT_EQ(ParseTransactionInput(j, true)->amount.value, 1000);
+  EXPECT_TRUE(KnownCurrency("IQD"));
+  EXPECT_FALSE(KnownCurrency("iqd"));
+  EXPECT_FALSE(KnownCurrency("ABC"));
 }
 
 TEST(Validation, ContactNameRequiredAndUpdatesArePartial) {

@@ -1,5 +1,7 @@
 #include "tracker/validation.h"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "client/time_util.h"
@@ -74,6 +76,11 @@ Result<std::string> Comment(const json& body) {
   return v;
 }
 
+std::string Lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 Status RequireObject(const json& body) {
   if (!body.is_object()) return Status::InvalidArgument("request body must be a JSON object");
   return Status::Ok();
@@ -106,32 +113,38 @@ Result<TransactionInput> ParseTransactionInput(const json& body, bool create) {
     return Bad("contact_id", "is required");
   }
   if (auto it = body.find("type"); it != body.end()) {
-    if (!it->is_string() || (*it != "money" && *it != "item")) {
-      return Bad("type", "must be \"money\" or \"item\"");
-    }
-    in.type = {true, it->get<std::string>()};
+    std::string v = it->is_string() ? Lower(it->get<std::string>()) : std::string();
+    if (v != "money" && v != "item") return Bad("type", "must be \"money\" or \"item\"");
+    in.type = {true, v};
   } else if (create) {
     return Bad("type", "is required");
   }
   if (auto it = body.find("direction"); it != body.end()) {
-    if (!it->is_string() || (*it != "lent" && *it != "owed")) {
-      return Bad("direction", "must be \"lent\" or \"owed\"");
-    }
-    in.direction = {true, it->get<std::string>()};
+    std::string v = it->is_string() ? Lower(it->get<std::string>()) : std::string();
+    if (v != "lent" && v != "owed") return Bad("direction", "must be \"lent\" or \"owed\"");
+    in.direction = {true, v};
   } else if (create) {
     return Bad("direction", "is required");
   }
   if (auto it = body.find("amount"); it != body.end()) {
-    if (!it->is_number_integer()) return Bad("amount", "must be a positive integer (minor units)");
-    // Parsed JSON holds non-negative integers as unsigned: check both representations.
-    bool in_range = it->is_number_unsigned()
+    // A client whose numbers are doubles (Dart's jsonEncode writes 1500.0) sends whole
+    // amounts with a ".0": the value is an integer, so it is taken; 1.5 is not.
+    bool whole_float = it->is_number_float() && std::isfinite(it->get<double>()) &&
+                       std::floor(it->get<double>()) == it->get<double>();
+    if (!it->is_number_integer() && !whole_float) {
+      return Bad("amount", "must be a positive integer (minor units)");
+    }
+    // Parsed JSON holds non-negative integers as unsigned: check each representation.
+    bool in_range = whole_float ? (it->get<double>() >= 1 &&
+                                   it->get<double>() <= static_cast<double>(kMaxAmount))
+                    : it->is_number_unsigned()
                         ? (it->get<uint64_t>() >= 1 &&
                            it->get<uint64_t>() <= static_cast<uint64_t>(kMaxAmount))
                         : (it->get<int64_t>() >= 1 && it->get<int64_t>() <= kMaxAmount);
     if (!in_range) {
       return Bad("amount", "must be a positive integer (minor units) of at most 10^15");
     }
-    in.amount = {true, it->get<int64_t>()};
+    in.amount = {true, whole_float ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>()};
   } else if (create) {
     return Bad("amount", "is required");
   }
@@ -144,6 +157,7 @@ Result<TransactionInput> ParseTransactionInput(const json& body, bool create) {
       return Bad("currency", "must be a three-letter currency code");
     }
     for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (!KnownCurrency(c)) return Bad("currency", "'" + c + "' is not an ISO 4217 currency code");
     in.currency = {true, c};
   } else if (create) {
     in.currency = {true, "USD"};
@@ -197,6 +211,28 @@ Result<SettingInput> ParseSettingInput(const std::string& key, const json& body)
   if (HasNul(in.value)) return Bad("value", "must not contain U+0000");
   DT_ASSIGN_OR_RETURN(in.comment, Comment(body));
   return in;
+}
+
+bool KnownCurrency(std::string_view code) {
+  // ISO 4217 codes in use, funds and precious metals (X..), and a few recently withdrawn
+  // ones a user's older records may still name.
+  static constexpr std::string_view kCodes[] = {
+      "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+      "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BYR",
+      "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC",
+      "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP",
+      "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF",
+      "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF",
+      "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL",
+      "MGA", "MKD", "MMK", "MNT", "MOP", "MRO", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR",
+      "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR",
+      "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
+      "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STD", "STN", "SVC", "SYP", "SZL", "THB", "TJS",
+      "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU",
+      "UYW", "UZS", "VED", "VEF", "VES", "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB",
+      "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX",
+      "YER", "ZAR", "ZMW", "ZWG", "ZWL"};
+  return std::binary_search(std::begin(kCodes), std::end(kCodes), code);
 }
 
 bool ValidIdempotencyKey(std::string_view key) {

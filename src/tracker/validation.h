@@ -60,6 +60,9 @@ Result<TransactionInput> ParseTransactionInput(const nlohmann::json& body, bool 
 Result<std::string> ParseComment(const nlohmann::json& body);
 Result<SettingInput> ParseSettingInput(const std::string& key, const nlohmann::json& body);
 
+// An ISO 4217 code (upper case) such as "IQD" or "USD".
+bool KnownCurrency(std::string_view code);
+
 // An Idempotency-Key header value: 1..255 visible ASCII characters.
 bool ValidIdempotencyKey(std::string_view key);
 
