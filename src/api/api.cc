@@ -24,7 +24,10 @@ constexpr size_t kMaxEventsPage = 500;
 Result<tracker::TokenClaims> Authenticate(const ApiDeps& d, const Exchange& ex) {
   std::string_view h = ex.Header("Authorization");
   if (h.empty()) return Status(Code::kUnauthenticated, "Missing Authorization: Bearer token");
-  if (h.size() < 7 || (h.substr(0, 7) != "Bearer " && h.substr(0, 7) != "bearer ")) {
+  // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer", "BEARER".
+  if (h.size() < 7 || h[6] != ' ' || !std::equal(h.begin(), h.begin() + 6, "bearer", [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      })) {
     return Status(Code::kUnauthenticated, "Authorization must be a Bearer token");
   }
   std::string_view token = h.substr(7);
@@ -449,11 +452,14 @@ Response Api::AdminEvents(const Exchange& ex) {
     return JsonError(S::bad_request, "offset must be a non-negative integer");
   }
   f.event_type = ex.Query("event_type").value_or("");
-  f.aggregate_type = ex.Query("aggregate_type").value_or("");
+  f.aggregate_type = ex.Query("aggregate_type").value_or("");  // "contact", "transaction", …
+  for (char& ch : f.aggregate_type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   f.search = ex.Query("search").value_or("");
   for (auto [name, target] : {std::pair{"date_from", &f.date_from}, {"date_to", &f.date_to}}) {
     auto v = ex.Query(name);
     if (!v || v->empty()) continue;
+    // An offset's "+" left unencoded in the URL arrives as a space.
+    if (size_t sp = v->find(' ', 19); v->size() > 19 && sp != std::string::npos) (*v)[sp] = '+';
     if (v->size() == 10) {
       if (!ParseDate(*v)) return JsonError(S::bad_request, std::string(name) + " must be a date");
       // occurred_at is "YYYY-MM-DDT...": "YYYY-MM-DDU" sorts after every time of that day.

@@ -64,6 +64,16 @@ TEST_P(ApiTest, HealthAndLogin) {
   auto bad = anon.Post("/api/auth/login", {{"username", "alice"}, {"password", "nope"}});
   EXPECT_EQ(bad.status, 401u);
   EXPECT_EQ(bad.body, json({{"error", "Invalid username or password"}}));
+  // The auth scheme is case-insensitive.
+  for (const char* scheme : {"Bearer ", "bearer ", "BEARER "}) {
+    auto r = anon.Do(http::Verb::get, "/api/contacts", json(),
+                     {{"Authorization", scheme + ok.body["token"].get<std::string>()}});
+    EXPECT_EQ(r.status, 200u) << scheme << r.raw;
+  }
+  EXPECT_EQ(anon.Do(http::Verb::get, "/api/contacts", json(),
+                    {{"Authorization", "Basic " + ok.body["token"].get<std::string>()}})
+                .status,
+            401u);
   auto nobody = anon.Post("/api/auth/login", {{"username", "mallory"}, {"password", "x"}});
   EXPECT_EQ(nobody.status, 401u);
   auto empty = anon.Post("/api/auth/login", {{"username", ""}, {"password", "x"}});
@@ -555,6 +565,10 @@ TEST_P(ApiTest, AdminEventsNewestFirstWithFilters) {
   EXPECT_EQ(alice_->Get("/api/admin/events?search=Audited").body.size(), 1u);
   EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2000-01-01&date_to=2999-12-31").body.size(), 3u);
   EXPECT_EQ(alice_->Get("/api/admin/events?date_to=2000-01-01").body.size(), 0u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?aggregate_type=Transaction").body.size(), 1u);
+  // An offset's "+" left unencoded arrives as a space and still means "+".
+  EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2000-01-01T00:00:00+03:00").body.size(), 3u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2999-01-01T00:00:00+03:00").body.size(), 0u);
   EXPECT_EQ(alice_->Get("/api/admin/events?limit=abc").status, 400u);
   EXPECT_EQ(alice_->Get("/api/admin/events?date_from=nope").status, 400u);
 }

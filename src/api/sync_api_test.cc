@@ -197,6 +197,9 @@ TEST_P(SyncApiTest, EventsComeAscendingInTheContractShapeWithCheckpoints) {
   EXPECT_EQ(Fetch("?since=2000-01-01", alice_token_).events.size(), 4u);
   EXPECT_EQ(Fetch("?since=2000-01-01T00:00:00", alice_token_).events.size(), 4u);
   EXPECT_EQ(Fetch("?since=2999-01-01T00:00:00%2B03:00", alice_token_).events.size(), 0u);
+  // The same offset unencoded: its "+" arrives as a space and still means "+".
+  EXPECT_EQ(Fetch("?since=2999-01-01T00:00:00+03:00", alice_token_).events.size(), 0u);
+  EXPECT_EQ(Fetch("?since=2000-01-01T00:00:00.000+00:00", alice_token_).events.size(), 4u);
 
   // Another user sees only their own.
   Page bobs = Fetch("", Token("bob"));

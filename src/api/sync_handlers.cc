@@ -27,7 +27,10 @@ bool AllDigits(std::string_view s) {
 Result<tracker::TokenClaims> AuthenticateBearer(const tracker::JwtSigner& jwt, const Exchange& ex) {
   std::string_view h = ex.Header("Authorization");
   if (h.empty()) return Status(Code::kUnauthenticated, "Missing Authorization: Bearer token");
-  if (h.size() < 7 || (h.substr(0, 7) != "Bearer " && h.substr(0, 7) != "bearer ")) {
+  // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer", "BEARER".
+  if (h.size() < 7 || h[6] != ' ' || !std::equal(h.begin(), h.begin() + 6, "bearer", [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      })) {
     return Status(Code::kUnauthenticated, "Authorization must be a Bearer token");
   }
   std::string_view token = h.substr(7);
@@ -43,7 +46,10 @@ Result<Since> ParseSince(const std::optional<std::string>& text) {
     s.as_given = "0";
     return s;
   }
-  const std::string& v = *text;
+  std::string v = *text;
+  // A timestamp pasted into the URL unencoded ("...T10:00:00+03:00") reaches us with its
+  // "+" decoded to a space (form encoding): a space after the time can only be that "+".
+  if (size_t sp = v.find(' ', 19); v.size() > 19 && sp != std::string::npos) v[sp] = '+';
   if (AllDigits(v)) {
     int64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
