@@ -452,6 +452,14 @@ Response Api::AdminEvents(const Exchange& ex) {
     return JsonError(S::bad_request, "offset must be a non-negative integer");
   }
   f.event_type = ex.Query("event_type").value_or("");
+  // The app's own names for what happened (as in sync): CREATED, UPDATED, DELETED.
+  for (const char* kind : {"Created", "Updated", "Deleted"}) {
+    std::string up = kind;
+    for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::string given = f.event_type;
+    for (char& ch : given) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (given == up) f.event_type = kind;
+  }
   f.aggregate_type = ex.Query("aggregate_type").value_or("");  // "contact", "transaction", …
   for (char& ch : f.aggregate_type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   f.search = ex.Query("search").value_or("");

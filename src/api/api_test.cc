@@ -566,6 +566,12 @@ TEST_P(ApiTest, AdminEventsNewestFirstWithFilters) {
   EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2000-01-01&date_to=2999-12-31").body.size(), 3u);
   EXPECT_EQ(alice_->Get("/api/admin/events?date_to=2000-01-01").body.size(), 0u);
   EXPECT_EQ(alice_->Get("/api/admin/events?aggregate_type=Transaction").body.size(), 1u);
+  // The app's event kinds (as sync shows them) filter too, and search ignores case.
+  EXPECT_EQ(alice_->Get("/api/admin/events?event_type=CREATED").body.size(), 2u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?event_type=created&aggregate_type=contact").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?event_type=UPDATED").body.size(), 1u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?event_type=DELETED").body.size(), 0u);
+  EXPECT_EQ(alice_->Get("/api/admin/events?search=audited").body.size(), 1u);
   // An offset's "+" left unencoded arrives as a space and still means "+".
   EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2000-01-01T00:00:00+03:00").body.size(), 3u);
   EXPECT_EQ(alice_->Get("/api/admin/events?date_from=2999-01-01T00:00:00+03:00").body.size(), 0u);

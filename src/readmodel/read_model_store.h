@@ -96,9 +96,9 @@ struct BalanceRow {
 struct EventFilter {
   size_t limit = 50;
   size_t offset = 0;
-  std::string event_type;      // exact, "" = any
+  std::string event_type;      // the type or its ending ("Created": every …Created), "" = any
   std::string aggregate_type;  // exact, "" = any
-  std::string search;          // substring of the event's data, "" = any
+  std::string search;          // substring of the event's data, case-insensitive (ASCII), "" = any
   std::string date_from;       // occurred_at >= (RFC 3339 or date), "" = open
   std::string date_to;         // occurred_at <  (date: the day after), "" = open
 };

@@ -87,8 +87,8 @@ constexpr const char* kGetSettings = "SELECT key, value FROM settings WHERE user
 constexpr const char* kListEvents =
     "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
     "data, occurred_at FROM events WHERE user_id = ?1 "
-    "AND (?2 = '' OR event_type = ?2) AND (?3 = '' OR aggregate_type = ?3) "
-    "AND (?4 = '' OR instr(data, ?4) > 0) AND (?5 = '' OR occurred_at >= ?5) "
+    "AND (?2 = '' OR substr(event_type, -length(?2)) = ?2) AND (?3 = '' OR aggregate_type = ?3) "
+    "AND (?4 = '' OR instr(lower(data), lower(?4)) > 0) AND (?5 = '' OR occurred_at >= ?5) "
     "AND (?6 = '' OR occurred_at < ?6) ORDER BY seq DESC LIMIT ?7 OFFSET ?8";
 constexpr const char* kEventsAfter =
     "SELECT seq, event_id, stream, version, user_id, aggregate_type, aggregate_id, event_type, "
