@@ -128,6 +128,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   app->projector_->SetAppliedListener(
       [hub = app->hub_.get()](const std::vector<readmodel::EventRow>&) { hub->Notify(); });
   SyncDeps sync;
+  sync.events = app->events_.get();
   sync.store = app->store_.get();
   sync.projector = app->projector_.get();
   sync.sync = app->sync_.get();

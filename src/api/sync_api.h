@@ -22,7 +22,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "api/ws_hub.h"
+#include "client/event_store_client.h"
 #include "http/router.h"
 #include "readmodel/projector.h"
 #include "readmodel/read_model_store.h"
@@ -34,6 +37,7 @@
 namespace dt::api {
 
 struct SyncDeps {
+  client::EventStoreClient* events = nullptr;  // Idempotency-Key claims
   readmodel::ReadModelStore* store = nullptr;
   readmodel::Projector* projector = nullptr;
   tracker::SyncService* sync = nullptr;
@@ -43,6 +47,12 @@ struct SyncDeps {
   std::chrono::milliseconds read_your_writes_timeout{std::chrono::seconds(5)};
   std::chrono::milliseconds undo_window{std::chrono::seconds(5)};
 };
+
+// An Idempotency-Key on a request that is idempotent by itself (offline events by their
+// ids, undo by the undone event): the key is claimed like the REST commands do, so a key
+// used for another request (method, path or body) answers 422. Ok without a header.
+Status ClaimRequestKey(client::EventStoreClient& events, const http::Exchange& ex,
+                       const std::string& user_id, const nlohmann::json& body);
 
 inline constexpr size_t kSyncPageDefault = 1000;  // also the largest `limit`
 

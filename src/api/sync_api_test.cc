@@ -563,6 +563,36 @@ TEST_P(SyncApiTest, UndoWithinTheWindowAppendsACompensatingEvent) {
   EXPECT_EQ(alice_->Get("/api/contacts/" + d).body["name"], "Dana");
 }
 
+// Idempotency-Key on the two requests that are idempotent by themselves: the same key for
+// the same request answers the same; for another request (body, path) 422, nothing written.
+TEST_P(SyncApiTest, IdempotencyKeyOnSyncAndUndoRefusesReuseForAnotherRequest) {
+  const std::string ca = NewId();
+  json batch = json::array({Offline(NewId(), "contact", ca, "CREATED", {{"name", "Keyed"}}, 0)});
+  auto first = alice_->Post("/api/sync/events", batch, {{"Idempotency-Key", "sync-1"}});
+  ASSERT_EQ(first.status, 200u) << first.raw;
+  auto again = alice_->Post("/api/sync/events", batch, {{"Idempotency-Key", "sync-1"}});
+  EXPECT_EQ(again.status, 200u);
+  EXPECT_EQ(again.raw, first.raw);
+  size_t before = env_->CountDomainEvents();
+  json other = json::array({Offline(NewId(), "contact", NewId(), "CREATED", {{"name", "Other"}}, 0)});
+  auto reused = alice_->Post("/api/sync/events", other, {{"Idempotency-Key", "sync-1"}});
+  EXPECT_EQ(reused.status, 422u) << reused.raw;
+  EXPECT_TRUE(reused.body["error"].is_string());
+  EXPECT_EQ(alice_->Post("/api/sync/events", other, {{"Idempotency-Key", std::string(256, 'k')}}).status, 400u);
+  // The key of a REST create, reused for an undo.
+  ASSERT_EQ(alice_->Post("/api/contacts", {{"name", "Undo keyed"}}, {{"Idempotency-Key", "k-2"}}).status, 201u);
+  std::string newest = NewestEventId(*alice_);
+  auto undo_reused = alice_->Delete("/api/admin/events/" + newest, json(), {{"Idempotency-Key", "k-2"}});
+  EXPECT_EQ(undo_reused.status, 422u) << undo_reused.raw;
+  EXPECT_EQ(env_->CountDomainEvents(), before + 1);  // only the keyed create
+  auto undo = alice_->Delete("/api/admin/events/" + newest, json(), {{"Idempotency-Key", "undo-1"}});
+  EXPECT_EQ(undo.status, 200u) << undo.raw;
+  auto undo_again = alice_->Delete("/api/admin/events/" + newest, json(), {{"Idempotency-Key", "undo-1"}});
+  EXPECT_EQ(undo_again.status, 200u);
+  EXPECT_EQ(undo_again.raw, undo.raw);
+  EXPECT_EQ(env_->CountDomainEvents(), before + 2);
+}
+
 TEST_P(SyncApiTest, UndoAfterTheWindowIsRefused) {
   std::string c = NewContact(*alice_, "Too late");
   std::string created = NewestEventId(*alice_);

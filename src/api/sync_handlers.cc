@@ -7,7 +7,9 @@
 #include "api/error_mapping.h"
 #include "api/sync_api.h"
 #include "client/time_util.h"
+#include "tracker/idempotency.h"
 #include "tracker/sync_format.h"
+#include "tracker/validation.h"
 
 namespace dt::api {
 
@@ -38,6 +40,19 @@ Result<tracker::TokenClaims> AuthenticateBearer(const tracker::JwtSigner& jwt, c
   auto claims = jwt.Verify(token);
   if (!claims.ok()) return Status(Code::kUnauthenticated, "Invalid or expired token");
   return claims;
+}
+
+Status ClaimRequestKey(client::EventStoreClient& events, const Exchange& ex,
+                       const std::string& user_id, const json& body) {
+  if (ex.request.find("Idempotency-Key") == ex.request.end()) return Status::Ok();
+  std::string_view key = ex.Header("Idempotency-Key");
+  if (!tracker::ValidIdempotencyKey(key)) {
+    return Status::InvalidArgument("Idempotency-Key must be 1-255 visible ASCII characters");
+  }
+  auto m = ex.request.method_string();
+  auto ctx = tracker::MakeIdempotencyContext(user_id, key, std::string_view(m.data(), m.size()),
+                                             ex.path, body);
+  return tracker::ClaimIdempotencyKey(events, ctx, user_id, ex.request_id);
 }
 
 Result<Since> ParseSince(const std::optional<std::string>& text) {
@@ -184,6 +199,9 @@ Response SyncApi::PostEvents(const Exchange& ex) {
   if (body.is_discarded()) return JsonError(S::bad_request, "request body is not valid JSON");
   auto events = tracker::ParseOfflineBatch(body);
   if (!events.ok()) return ErrorFromStatus(events.status(), ex.request_id);
+  if (Status k = ClaimRequestKey(*d_.events, ex, claims->user_id, body); !k.ok()) {
+    return ErrorFromStatus(k, ex.request_id);
+  }
   auto outcomes = d_.sync->Apply(claims->user_id, ex.request_id, *events);
   if (!outcomes.ok()) return ErrorFromStatus(outcomes.status(), ex.request_id);
 

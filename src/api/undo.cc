@@ -15,6 +15,9 @@ http::Response SyncApi::UndoEvent(const http::Exchange& ex) {
   if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
   auto id = Uuid::Parse(ex.Param("event_id"));
   if (!id) return JsonError(S::bad_request, "event_id in the path must be a UUID");
+  if (Status k = ClaimRequestKey(*d_.events, ex, claims->user_id, json()); !k.ok()) {
+    return ErrorFromStatus(k, ex.request_id);
+  }
   auto row = d_.store->FindEvent(claims->user_id, id->ToString());
   if (!row.ok()) return ErrorFromStatus(row.status(), ex.request_id);
   if (!row->has_value()) return JsonError(S::not_found, "Event not found");
