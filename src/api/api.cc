@@ -492,14 +492,28 @@ Response Api::ProjectionStatus(const Exchange& ex) {
   auto claims = Authenticate(d_, ex);
   if (!claims.ok()) return ErrorFromStatus(claims.status(), ex.request_id);
   auto s = d_.projector->GetStatus();
+  // Where the stores live (paths, hosts) and the projector's error (which may quote any
+  // user's data) are for administrators; everyone else sees the kinds and that an error
+  // exists.
+  const bool admin = std::find(d_.admin_user_ids.begin(), d_.admin_user_ids.end(),
+                               claims->user_id) != d_.admin_user_ids.end();
+  auto kind = [admin](std::string d) {
+    if (admin) return d;
+    if (d.find(" at ") != std::string::npos) return d.substr(0, d.find(" at "));
+    return d.find("://") != std::string::npos ? std::string("remote event store") : d;
+  };
+  std::string last_error = s.last_error;
+  if (!admin && !last_error.empty()) {
+    last_error = "The projector failed; the server log has the details";
+  }
   json out = {{"active", s.active},
               {"rebuilding", s.rebuilding},
               {"position", s.position},
               {"events_applied", s.events_applied},
               {"generation", s.generation},
-              {"last_error", s.last_error},
-              {"read_model", d_.store->Describe()},
-              {"event_store", d_.events->Describe()},
+              {"last_error", last_error},
+              {"read_model", kind(d_.store->Describe())},
+              {"event_store", kind(d_.events->Describe())},
               {"rebuild",
                {{"events", s.rebuild.events},
                 {"events_per_second", s.rebuild.events_per_second},

@@ -591,7 +591,12 @@ TEST_P(ApiTest, ProjectionStatusAndRebuildOverHttp) {
   auto refused = bob_->Post("/api/admin/projections/rebuild", json::object());
   EXPECT_EQ(refused.status, 403u) << refused.raw;
   EXPECT_TRUE(refused.body["error"].is_string());
-  EXPECT_EQ(bob_->Get("/api/admin/projections/status").status, 200u);
+  auto bobs = bob_->Get("/api/admin/projections/status");
+  EXPECT_EQ(bobs.status, 200u);
+  // Where the stores live is for administrators only.
+  EXPECT_NE(st.body["read_model"].get<std::string>().find('/'), std::string::npos) << st.raw;
+  EXPECT_EQ(bobs.body["read_model"].get<std::string>().find('/'), std::string::npos) << bobs.raw;
+  EXPECT_EQ(bobs.body["event_store"].get<std::string>().find(" at "), std::string::npos) << bobs.raw;
   st = alice_->Get("/api/admin/projections/status");
   EXPECT_FALSE(st.body["rebuilding"].get<bool>());
   EXPECT_EQ(st.body["generation"].get<int64_t>(), gen);
