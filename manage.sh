@@ -802,7 +802,7 @@ cmd_rebuild_projections() {
   if pid_alive "$DT_SERVER_PID" dt-server; then
     server_was_running=1
     say "dt-server is running and holds the projector; stopping it for the rebuild"
-    say "(no downtime alternative: POST /api/admin/projections/rebuild with the token of an account in DEBT_TRACKER_ADMIN_USERS)"
+    say "(no downtime alternative: POST /api/admin/projections/rebuild with a user's token; an account in DEBT_TRACKER_ADMIN_USERS when that is set)"
     cmd_stop_server
   fi
   [ "$ES_MODE" = local ] && start_eventstore

@@ -190,9 +190,9 @@ std::string ConfigHelp() {
   DEBT_TRACKER_READY_MAX_LAG_SECONDS ... or its oldest unapplied event is older than this
                                    (default 30)
   DEBT_TRACKER_ALLOW_REGISTRATION  true enables POST /api/auth/register (default false)
-  DEBT_TRACKER_ADMIN_USERS         name[,name...]: accounts allowed the server-wide admin
-                                   operation POST /api/admin/projections/rebuild (default
-                                   none: use ./manage.sh rebuild-projections)
+  DEBT_TRACKER_ADMIN_USERS         name[,name...]: the only accounts allowed the server-wide
+                                   POST /api/admin/projections/rebuild (default: unset,
+                                   every logged-in user)
   DEBT_TRACKER_WORKERS             threads for blocking handlers (default 64)
   DEBT_TRACKER_READ_YOUR_WRITES_MS longest wait for the read model before a write answers
                                    (default 5000)

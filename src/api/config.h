@@ -13,7 +13,7 @@
 //   DEBT_TRACKER_READY_MAX_LAG_EVENTS   1000   /health/ready fails when the read model is
 //   DEBT_TRACKER_READY_MAX_LAG_SECONDS  30     further behind the event store than this
 //   DEBT_TRACKER_ALLOW_REGISTRATION  false     POST /api/auth/register
-//   DEBT_TRACKER_ADMIN_USERS    (none)         name[,name...] who may POST /api/admin/projections/rebuild
+//   DEBT_TRACKER_ADMIN_USERS    (unset: all)   name[,name...]: the only ones who may POST /api/admin/projections/rebuild
 //   DEBT_TRACKER_WORKERS        64             threads for blocking handlers
 //   DEBT_TRACKER_READ_YOUR_WRITES_MS  5000     bound on waiting for the read model
 //   DEBT_TRACKER_WS_QUEUE       256            messages queued per WebSocket before it is dropped
