@@ -58,14 +58,24 @@ std::string MediaType(std::string_view content_type) {
   return out;
 }
 
-// data/metadata of a JSON event: objects and arrays are stored as JSON text; a string is
-// stored as its characters; null or absent is empty.
+// data/metadata of an event in a JSON array, as EventStoreDB stores them: objects and
+// arrays as JSON text; a string holding a JSON object or array as that JSON (clients that
+// send `JSON.stringify(x)` get the same event as those that send `x`); any other string as
+// its characters, not JSON; null or absent as nothing. Numbers and booleans are kept as
+// JSON text (EventStoreDB drops them).
 std::string BodyOf(const json& v, bool* is_json) {
+  *is_json = false;
   if (v.is_null()) return {};
   if (v.is_string()) {
-    *is_json = false;
-    return v.get<std::string>();
+    const auto& s = v.get_ref<const std::string&>();
+    json inner = json::parse(s, nullptr, false);
+    if (!inner.is_discarded() && (inner.is_object() || inner.is_array())) {
+      *is_json = true;
+      return DumpJson(inner);
+    }
+    return s;
   }
+  *is_json = true;
   return DumpJson(v);
 }
 
@@ -113,10 +123,11 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
       store::EventData d;
       d.id = *id;
       d.type = type_it->get<std::string>();
-      d.is_json = true;
-      if (auto it = e.find("data"); it != e.end()) d.data = BodyOf(*it, &d.is_json);
-      bool meta_json = true;
+      // One flag for both, as EventStoreDB has it: JSON when the data or the metadata is.
+      bool data_json = false, meta_json = false;
+      if (auto it = e.find("data"); it != e.end()) d.data = BodyOf(*it, &data_json);
       if (auto it = e.find("metadata"); it != e.end()) d.metadata = BodyOf(*it, &meta_json);
+      d.is_json = data_json || meta_json;
       if (d.data.size() + d.metadata.size() > max_event_bytes) return too_large(d.data.size() + d.metadata.size());
       req.events.push_back(std::move(d));
     }

@@ -545,5 +545,29 @@ TEST_F(CompatTest, WebUiIsServed) {
   EXPECT_EQ(anonymous.Get("/web/api/streams").result(), HttpStatus::unauthorized);
 }
 
+// ------------------------------------------------------------------- details checked
+// against EventStoreDB's own HTTP code (each a behaviour a third-party client relies on)
+
+TEST_F(CompatTest, StringDataHoldingJsonIsStoredAsJsonAndIsJsonCoversMetadata) {
+  json batch = json::array({
+      json{{"eventId", Uuid::Random().ToString()}, {"eventType", "Str"}, {"data", R"({"a":1})"}},
+      json{{"eventId", Uuid::Random().ToString()}, {"eventType", "Text"}, {"data", "plain words"}},
+      json{{"eventId", Uuid::Random().ToString()}, {"eventType", "MetaOnly"}, {"metadata", {{"m", 1}}}},
+      json{{"eventId", Uuid::Random().ToString()}, {"eventType", "Nothing"}},
+  });
+  ASSERT_EQ(api_.PostEvents("strdata-1", batch).result(), HttpStatus::created);
+  json feed = api_.GetJson("/streams/strdata-1/0/forward/10?embed=body");
+  ASSERT_EQ(feed["entries"].size(), 4u);
+  const json& str = feed["entries"][3];  // newest first
+  EXPECT_EQ(str["isJson"], true);
+  EXPECT_EQ(json::parse(str["data"].get<std::string>())["a"], 1);
+  EXPECT_EQ(feed["entries"][2]["isJson"], false);
+  EXPECT_FALSE(feed["entries"][2].contains("data"));  // text only from embed=tryharder on
+  EXPECT_EQ(feed["entries"][1]["isJson"], true);  // JSON metadata makes the event JSON
+  EXPECT_EQ(feed["entries"][0]["isJson"], false);
+  json one = api_.GetJson("/streams/strdata-1/0", {{"Accept", "application/json"}});
+  EXPECT_EQ(one["a"], 1);
+}
+
 }  // namespace
 }  // namespace dt::store_http
