@@ -107,8 +107,13 @@ json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed) {
         data = embed >= Embed::kPretty ? Pretty(e.data) : std::nullopt;
         if (!data) data = e.data;
       } else if (embed >= Embed::kTryHarder) {
+        // The text as it is, pretty JSON (and isJson) when it turns out to be an object.
         data = Pretty(e.data);
-        if (data) is_json = true;
+        if (data) {
+          is_json = true;
+        } else {
+          data = e.data;
+        }
       }
       if (data) entry["data"] = *data;
     }

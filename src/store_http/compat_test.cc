@@ -563,6 +563,9 @@ TEST_F(CompatTest, StringDataHoldingJsonIsStoredAsJsonAndIsJsonCoversMetadata) {
   EXPECT_EQ(json::parse(str["data"].get<std::string>())["a"], 1);
   EXPECT_EQ(feed["entries"][2]["isJson"], false);
   EXPECT_FALSE(feed["entries"][2].contains("data"));  // text only from embed=tryharder on
+  json tried = api_.GetJson("/streams/strdata-1/1/forward/1?embed=tryharder");
+  EXPECT_EQ(tried["entries"][0]["isJson"], false);
+  EXPECT_EQ(tried["entries"][0]["data"], "plain words");
   EXPECT_EQ(feed["entries"][1]["isJson"], true);  // JSON metadata makes the event JSON
   EXPECT_EQ(feed["entries"][0]["isJson"], false);
   json one = api_.GetJson("/streams/strdata-1/0", {{"Accept", "application/json"}});
