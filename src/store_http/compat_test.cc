@@ -572,5 +572,19 @@ TEST_F(CompatTest, StringDataHoldingJsonIsStoredAsJsonAndIsJsonCoversMetadata) {
   EXPECT_EQ(one["a"], 1);
 }
 
+TEST_F(CompatTest, EventAndCountWithoutDirectionReadsBackward) {
+  json batch = json::array();
+  for (int i = 0; i < 6; ++i) batch.push_back(Event("Tick", {{"i", i}}));
+  ASSERT_EQ(api_.PostEvents("nodir-1", batch).result(), HttpStatus::created);
+  json feed = api_.GetJson("/streams/nodir-1/4/3");
+  ASSERT_EQ(feed["entries"].size(), 3u);
+  EXPECT_EQ(feed["entries"][0]["title"], "4@nodir-1");
+  EXPECT_EQ(feed["entries"][2]["title"], "2@nodir-1");
+  EXPECT_EQ(LinkOf(feed, "next"), "http://127.0.0.1/streams/nodir-1/1/backward/3");
+  json all = api_.GetJson("/streams/%24all/head/2");
+  EXPECT_EQ(all["entries"].size(), 2u);
+  EXPECT_EQ(api_.Get("/streams/nodir-1/4/0").result(), HttpStatus::bad_request);
+}
+
 }  // namespace
 }  // namespace dt::store_http

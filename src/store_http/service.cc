@@ -325,14 +325,18 @@ void EventStoreService::ReadPage(Exchange ex, Reply reply) {
   // $all needs the admin account; with one account that is any authenticated user.
   if (auto deny = Authorize(ex)) return reply(std::move(*deny));
   std::string_view dir = ex.Param("direction");
+  std::string_view count = ex.Param("count");
   if (dir == "forward") {
     r->direction = store::Direction::kForward;
   } else if (dir == "backward") {
     r->direction = store::Direction::kBackward;
+  } else if (count.empty() && !dir.empty() && dir.find_first_not_of("0123456789") == std::string_view::npos) {
+    // /streams/{stream}/{event}/{count}: EventStoreDB reads that backward.
+    r->direction = store::Direction::kBackward;
+    count = dir;
   } else {
     return reply(ErrorResponse(HttpStatus::not_found, "Not Found"));
   }
-  std::string_view count = ex.Param("count");
   if (count.empty()) count = "20";
   auto n = ParseNonNegative(count);
   if (!n || *n == 0 || *n > static_cast<int64_t>(kMaxPage)) {
