@@ -586,5 +586,19 @@ TEST_F(CompatTest, EventAndCountWithoutDirectionReadsBackward) {
   EXPECT_EQ(api_.Get("/streams/nodir-1/4/0").result(), HttpStatus::bad_request);
 }
 
+TEST_F(CompatTest, TrailingSlashRedirectsKeepingTheVerb) {
+  Response get = api_.Get("/streams/slash-1/?embed=body");
+  EXPECT_EQ(get.result(), HttpStatus::temporary_redirect);
+  EXPECT_EQ(get[http::bhttp::field::location], "http://127.0.0.1/streams/slash-1?embed=body");
+  Response post = api_.PostEvents("slash-1/", json::array({Event("A", json::object())}));
+  EXPECT_EQ(post.result(), HttpStatus::temporary_redirect);
+  EXPECT_EQ(post[http::bhttp::field::location], "http://127.0.0.1/streams/slash-1");
+  EXPECT_EQ(LastNumber(server_, "slash-1"), -1);  // nothing written by the redirect
+  Response meta = api_.Get("/streams/slash-1/metadata/");
+  EXPECT_EQ(meta.result(), HttpStatus::temporary_redirect);
+  EXPECT_EQ(meta[http::bhttp::field::location], "http://127.0.0.1/streams/slash-1/metadata");
+  EXPECT_EQ(api_.Do(Verb::delete_, "/streams/slash-1/").result(), HttpStatus::temporary_redirect);
+}
+
 }  // namespace
 }  // namespace dt::store_http

@@ -105,6 +105,19 @@ store::Store::AppendCallback AppendDone(boost::asio::any_io_executor executor, R
   };
 }
 
+// GET/POST/DELETE of a stream URL with a trailing slash: EventStoreDB answers 307 to the
+// same URL without it, so clients that build URLs by joining with '/' keep working.
+Response RedirectWithoutSlash(const Exchange& ex, std::string_view fallback_host) {
+  std::string path = ex.path;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::string location = BaseUrl(ex, fallback_host) + path;
+  if (!ex.query.empty()) location += "?" + ex.query;
+  Response r = http::MakeResponse(HttpStatus::temporary_redirect, "Moved Permanently", "text/plain; charset=utf-8");
+  r.set(http::bhttp::field::location, location);
+  r.set(http::bhttp::field::cache_control, "max-age=31536000, public");
+  return r;
+}
+
 Response NotModified() {
   Response r = http::MakeResponse(HttpStatus::not_modified, {}, {});
   return r;
@@ -183,6 +196,7 @@ std::vector<http::Route> EventStoreService::Routes() {
   auto a = [this](void (EventStoreService::*fn)(Exchange, Reply)) {
     return http::AsyncHandler([this, fn](Exchange ex, Reply r) { (this->*fn)(std::move(ex), std::move(r)); });
   };
+  auto slash = http::Handler([this](const Exchange& ex) { return RedirectWithoutSlash(ex, fallback_host_); });
   using http::Run;
   return {
       // Operations.
@@ -197,6 +211,11 @@ std::vector<http::Route> EventStoreService::Routes() {
       {Verb::get, "/stats", hc(&EventStoreService::Stats)},
       {Verb::get, "/metrics", hc(&EventStoreService::Metrics)},
       // Streams. More specific patterns first: the first match wins.
+      {Verb::get, "/streams/{stream}/", slash},
+      {Verb::post, "/streams/{stream}/", slash},
+      {Verb::delete_, "/streams/{stream}/", slash},
+      {Verb::get, "/streams/{stream}/metadata/", slash},
+      {Verb::post, "/streams/{stream}/metadata/", slash},
       {Verb::post, "/streams/{stream}", a(&EventStoreService::Append)},
       {Verb::post, "/streams/{stream}/incoming/{id}", a(&EventStoreService::Append)},
       {Verb::delete_, "/streams/{stream}", h(&EventStoreService::Delete), Run::kBlocking},
