@@ -600,5 +600,18 @@ TEST_F(CompatTest, TrailingSlashRedirectsKeepingTheVerb) {
   EXPECT_EQ(api_.Do(Verb::delete_, "/streams/slash-1/").result(), HttpStatus::temporary_redirect);
 }
 
+TEST_F(CompatTest, MetadataWithAnotherEventTypeIs400AndWritesNothing) {
+  Response r = api_.Do(Verb::post, "/streams/mt-1/metadata", R"({"$maxCount":2})",
+                       {{"Content-Type", "application/json"}, {"ES-EventType", "Foo"},
+                        {"ES-EventId", Uuid::Random().ToString()}});
+  EXPECT_EQ(r.result(), HttpStatus::bad_request);
+  EXPECT_EQ(LastNumber(server_, "$$mt-1"), -1);
+  Response ok = api_.Do(Verb::post, "/streams/mt-1/metadata", R"({"$maxCount":2})",
+                        {{"Content-Type", "application/json"}, {"ES-EventType", "$metadata"},
+                         {"ES-EventId", Uuid::Random().ToString()}});
+  EXPECT_EQ(ok.result(), HttpStatus::created);
+  EXPECT_EQ(LastNumber(server_, "$$mt-1"), 0);
+}
+
 }  // namespace
 }  // namespace dt::store_http

@@ -283,7 +283,12 @@ void EventStoreService::AppendMetadata(Exchange ex, Reply reply) {
   // only leaves the same metadata in force).
   std::optional<Uuid> id;
   if (!EsHeader(ex, "EventId")) id = Uuid::Random();
-  if (!EsHeader(ex, "EventType")) ex.request.set("ES-EventType", "$metadata");
+  if (auto t = EsHeader(ex, "EventType"); !t) {
+    ex.request.set("ES-EventType", "$metadata");
+  } else if (*t != "$metadata") {
+    return reply(ErrorResponse(HttpStatus::bad_request,
+                               "Bad Request. You should not include an event type for metadata."));
+  }
   auto parsed = ParseAppendRequest(ex, meta_stream, id, options_.max_event_bytes, base);
   if (auto* r = std::get_if<Response>(&parsed)) return reply(std::move(*r));
   auto& req = std::get<AppendRequest>(parsed);
