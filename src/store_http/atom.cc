@@ -94,7 +94,7 @@ json EntryContent(const store::RecordedEvent& e) {
               {"metadata", e.is_json ? ParsedOrString(e.metadata) : json(e.metadata)}};
 }
 
-json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed) {
+json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed, bool single) {
   json entry = json::object();
   if (embed > Embed::kContent) {
     bool is_json = e.is_json;
@@ -134,7 +134,7 @@ json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed) {
   entry["updated"] = FormatTime(e.created_us);
   entry["author"] = json{{"name", "EventStore"}};
   entry["summary"] = e.type;
-  if (embed == Embed::kContent && e.is_json) {
+  if ((single || embed == Embed::kContent) && e.is_json) {
     entry["content"] = json{{"eventStreamId", e.stream}, {"eventNumber", e.number},
                             {"eventType", e.type}, {"eventId", e.id.ToString()},
                             {"data", ParsedOrString(e.data)}, {"metadata", ParsedOrString(e.metadata)}};

@@ -37,7 +37,9 @@ std::string DumpJson(const nlohmann::json& j, int indent = -1);
 // "{base}/streams/{percent-encoded stream}"
 std::string StreamUrl(std::string_view base, std::string_view stream);
 
-nlohmann::json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed);
+// `single`: the entry is the whole answer (GET /streams/{s}/{n}), which always carries
+// the content of a JSON event, whatever the embed level.
+nlohmann::json Entry(const store::RecordedEvent& e, std::string_view base, Embed embed, bool single = false);
 // {eventStreamId, eventNumber, eventType, eventId, data, metadata}: the `content` of an entry.
 nlohmann::json EntryContent(const store::RecordedEvent& e);
 

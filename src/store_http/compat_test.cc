@@ -127,8 +127,11 @@ TEST_F(CompatTest, SingleEventWithIdAndOctetStream) {
   Response r = api_.Do(Verb::post, "/streams/bin-1", std::string("\x01\x02raw", 5),
                        {{"Content-Type", "application/octet-stream"}, {"ES-EventType", "Blob"}, {"ES-EventId", id}});
   ASSERT_EQ(r.result(), HttpStatus::created);
-  Response data = api_.Get("/streams/bin-1/0", {{"Accept", "application/json"}});
+  Response data = api_.Get("/streams/bin-1/0", {{"Accept", "application/octet-stream"}});
   EXPECT_EQ(data.body(), std::string("\x01\x02raw", 5));
+  // As JSON, data that is not JSON is a JSON string (EventStoreDB's SmartFormat).
+  Response as_json = api_.Get("/streams/bin-1/0", {{"Accept", "application/json"}});
+  EXPECT_EQ(json::parse(as_json.body()), std::string("\x01\x02raw", 5));
   json feed = api_.GetJson("/streams/bin-1?embed=rich");
   EXPECT_EQ(feed["entries"][0]["isJson"], false);
   EXPECT_EQ(feed["entries"][0]["eventId"], id);
@@ -611,6 +614,40 @@ TEST_F(CompatTest, MetadataWithAnotherEventTypeIs400AndWritesNothing) {
                          {"ES-EventId", Uuid::Random().ToString()}});
   EXPECT_EQ(ok.result(), HttpStatus::created);
   EXPECT_EQ(LastNumber(server_, "$$mt-1"), 0);
+}
+
+TEST_F(CompatTest, SingleEventHonoursEmbedAndEventJsonAndRefusesXml) {
+  ASSERT_EQ(api_.PostEvents("one-2", json::array({json{{"eventId", Uuid::Random().ToString()},
+                                                        {"eventType", "E"},
+                                                        {"data", {{"v", 1}}},
+                                                        {"metadata", {{"m", 2}}}}}))
+                .result(),
+            HttpStatus::created);
+  // A single entry carries its content at every embed level; body adds the rich fields.
+  json body = api_.GetJson("/streams/one-2/0?embed=body", {{"Accept", "application/vnd.eventstore.atom+json"}});
+  EXPECT_EQ(body["content"]["data"]["v"], 1);
+  EXPECT_EQ(body["eventType"], "E");
+  EXPECT_EQ(json::parse(body["data"].get<std::string>())["v"], 1);
+  EXPECT_EQ(body["isMetaData"], true);
+  json plain = api_.GetJson("/streams/one-2/0", {{"Accept", "application/vnd.eventstore.atom+json"}});
+  EXPECT_EQ(plain["content"]["metadata"]["m"], 2);
+  EXPECT_FALSE(plain.contains("eventType"));
+  Response ev = api_.Get("/streams/one-2/0", {{"Accept", "application/vnd.eventstore.event+json"}});
+  ASSERT_EQ(ev.result(), HttpStatus::ok);
+  EXPECT_NE(ev[http::bhttp::field::content_type].find("application/vnd.eventstore.event+json"), std::string::npos);
+  json evj = json::parse(ev.body());
+  EXPECT_EQ(evj["eventStreamId"], "one-2");
+  EXPECT_EQ(evj["eventNumber"], 0);
+  EXPECT_EQ(evj["data"]["v"], 1);
+  // Accept by q: application/json preferred over atom here.
+  Response q = api_.Get("/streams/one-2/0", {{"Accept", "application/vnd.eventstore.atom+json;q=0.5, application/json"}});
+  EXPECT_EQ(json::parse(q.body())["v"], 1);
+  // Browsers' Accept (*/*) still gets atom+json; XML only is 406 (we have no XML).
+  Response browser = api_.Get("/streams/one-2", {{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}});
+  EXPECT_EQ(browser.result(), HttpStatus::ok);
+  EXPECT_NE(browser[http::bhttp::field::content_type].find("application/vnd.eventstore.atom+json"), std::string::npos);
+  EXPECT_EQ(api_.Get("/streams/one-2", {{"Accept", "application/atom+xml"}}).result(), HttpStatus::not_acceptable);
+  EXPECT_EQ(api_.Get("/streams/one-2/0", {{"Accept", "text/xml"}}).result(), HttpStatus::not_acceptable);
 }
 
 }  // namespace

@@ -34,23 +34,59 @@ constexpr char kAtomJson[] = "application/vnd.eventstore.atom+json";
 constexpr char kKurrentAtomJson[] = "application/vnd.kurrent.atom+json";
 constexpr char kJson[] = "application/json";
 
-// The response media type: ?format=json, else the first JSON type named in Accept, else
-// EventStoreDB's atom+json.
-std::string Negotiate(const Exchange& ex) {
+constexpr char kEventJson[] = "application/vnd.eventstore.event+json";
+constexpr char kKurrentEventJson[] = "application/vnd.kurrent.event+json";
+constexpr char kRaw[] = "application/octet-stream";
+
+// The response media type, picked the way EventStoreDB picks its codec: ?format=json,
+// else the Accept entry of the highest q (the first on a tie) that the resource can be
+// shown as (`*/*` and `application/*`: atom+json), else atom+json when there is no
+// Accept. A single event can also be shown as its data alone (application/json, or raw
+// bytes as application/octet-stream) or as an event (vnd.eventstore.event+json).
+// nullopt: nothing acceptable, answer 406 (we have no XML).
+std::optional<std::string> Negotiate(const Exchange& ex, bool single_event = false) {
   if (auto f = ex.Query("format"); f && (*f == "json" || *f == "atom+json")) {
-    return *f == "json" ? kJson : kAtomJson;
+    return std::string(*f == "json" ? kJson : kAtomJson);
   }
   std::string_view accept = ex.Header("Accept");
-  size_t best = std::string_view::npos;
-  std::string chosen = kAtomJson;
-  for (const char* t : {kAtomJson, kKurrentAtomJson, kJson}) {
-    size_t at = accept.find(t);
-    if (at != std::string_view::npos && (best == std::string_view::npos || at < best)) {
-      best = at;
-      chosen = t;
+  if (accept.empty()) return std::string(kAtomJson);
+  std::optional<std::string> best;
+  double best_q = 0;
+  while (!accept.empty()) {
+    size_t comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    std::string_view type = item.substr(0, item.find(';'));
+    double q = 1;
+    if (size_t at = item.find("q="); at != std::string_view::npos && item.find(';') < at) {
+      std::string qs(item.substr(at + 2, 5));
+      char* end = nullptr;
+      q = std::strtod(qs.c_str(), &end);
+      if (end == qs.c_str()) q = 1;
+    }
+    std::string t;
+    for (char c : type) {
+      if (c != ' ' && c != '\t') t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    std::optional<std::string> media;
+    if (t == kAtomJson || t == kKurrentAtomJson || t == kJson) {
+      media = t;
+    } else if (t == "*/*" || t == "application/*") {
+      media = kAtomJson;
+    } else if (single_event && (t == kEventJson || t == kKurrentEventJson || t == kRaw)) {
+      media = t;
+    }
+    if (media && q > 0 && (!best || q > best_q)) {
+      best = std::move(media);
+      best_q = q;
     }
   }
-  return chosen;
+  return best;
+}
+
+Response NotAcceptable() {
+  return ErrorResponse(HttpStatus::not_acceptable,
+                       "Not Acceptable: use application/vnd.eventstore.atom+json or application/json");
 }
 
 Response JsonWithType(HttpStatus status, const json& body, const std::string& media) {
@@ -399,7 +435,9 @@ void EventStoreService::ReadPage(Exchange ex, Reply reply) {
     }
   }
   r->stream = std::move(stream);
-  r->media = Negotiate(ex);
+  auto media = Negotiate(ex);
+  if (!media) return reply(NotAcceptable());
+  r->media = std::move(*media);
   r->embed = ParseEmbed(ex.Query("embed"));
   r->base = BaseUrl(ex, fallback_host_);
   r->ex = std::move(ex);
@@ -484,16 +522,23 @@ Response EventStoreService::ReadOne(const Exchange& ex) {
     number = *v;
   }
   if (stream == "$all") return ErrorResponse(HttpStatus::bad_request, "Read $all with /streams/$all/{position}/forward/{count}");
+  auto negotiated = Negotiate(ex, /*single_event=*/true);
+  if (!negotiated) return NotAcceptable();
+  const std::string& media = *negotiated;
   auto e = store_.ReadEvent(stream, number);
   if (!e.ok()) return ErrorToResponse(e.status());
-  std::string media = Negotiate(ex);
   Response res;
   if (media == kJson) {
-    res = http::MakeResponse(HttpStatus::ok, e->data,
-                             e->is_json ? "application/json; charset=utf-8" : "application/octet-stream");
+    // The data alone; text that is not JSON as a JSON string, as EventStoreDB does.
+    std::string body = e->is_json && !e->data.empty() ? e->data : DumpJson(json(e->data));
+    res = http::MakeResponse(HttpStatus::ok, std::move(body), "application/json; charset=utf-8");
+  } else if (media == kRaw) {
+    res = http::MakeResponse(HttpStatus::ok, e->data, kRaw);
+  } else if (media == kEventJson || media == kKurrentEventJson) {
+    res = JsonWithType(HttpStatus::ok, EntryContent(*e), media);
   } else {
     std::string base = BaseUrl(ex, fallback_host_);
-    res = JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
+    res = JsonWithType(HttpStatus::ok, Entry(*e, base, ParseEmbed(ex.Query("embed")), /*single=*/true), media);
   }
   std::string etag = number < 0 ? ETagFor(e->number, media) : "";
   if (!etag.empty() && MatchesIfNoneMatch(ex, etag)) return NotModified();
@@ -504,7 +549,9 @@ Response EventStoreService::ReadOne(const Exchange& ex) {
 Response EventStoreService::ReadMetadata(const Exchange& ex) {
   if (auto deny = Authorize(ex)) return std::move(*deny);
   std::string stream(ex.Param("stream"));
-  std::string media = Negotiate(ex);
+  auto negotiated = Negotiate(ex);
+  if (!negotiated) return NotAcceptable();
+  const std::string& media = *negotiated;
   if (media == kJson) {
     auto m = store_.GetMetadata(stream);
     if (!m.ok()) return ErrorToResponse(m.status());
