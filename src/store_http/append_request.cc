@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/beast/core/string.hpp>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,19 @@ Result<int64_t> ParseExpectedVersion(const http::Exchange& ex) {
                     "-4 stream exists, or an event number >= 0)", std::string(v.substr(0, 40))));
   }
   return n;
+}
+
+std::optional<http::Response> CheckFlagHeaders(const http::Exchange& ex) {
+  static constexpr const char* kFlags[] = {"ES-RequireLeader", "Kurrent-RequireLeader", "ES-RequireMaster",
+                                           "ES-ResolveLinkTos", "Kurrent-ResolveLinkTos"};
+  for (const char* name : kFlags) {
+    auto it = ex.request.find(name);
+    if (it == ex.request.end()) continue;
+    auto v = it->value();
+    if (boost::beast::iequals(v, "true") || boost::beast::iequals(v, "false")) continue;
+    return ErrorResponse(HttpStatus::bad_request, fmt::format("{} header in wrong format.", name));
+  }
+  return std::nullopt;
 }
 
 std::string BaseUrl(const http::Exchange& ex, std::string_view fallback_host) {
@@ -88,6 +102,7 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
     size_t max_event_bytes, std::string_view base) {
   if (stream.empty()) return Bad("Stream name is empty");
   if (stream == "$all") return Bad("Cannot write to $all");
+  if (auto bad = CheckFlagHeaders(ex)) return std::move(*bad);
   AppendRequest req;
   auto ev = ParseExpectedVersion(ex);
   if (!ev.ok()) return Bad(ev.status().message());

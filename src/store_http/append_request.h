@@ -24,6 +24,12 @@ std::optional<std::string_view> EsHeader(const http::Exchange& ex, std::string_v
 // ES-ExpectedVersion: absent → any (-2); -2, -1, -4 or N >= 0; anything else kInvalidArgument.
 Result<int64_t> ParseExpectedVersion(const http::Exchange& ex);
 
+// The true/false headers EventStoreDB checks on every stream request: RequireLeader
+// (also ES-RequireMaster) and ResolveLinkTos, in both spellings. Their values do not
+// change what a single node does, but anything other than true/false (any case) is a 400
+// there, so it is here: the response to give, or nullopt.
+std::optional<http::Response> CheckFlagHeaders(const http::Exchange& ex);
+
 struct AppendRequest {
   int64_t expected_version = store::kExpectedAny;
   std::vector<store::EventData> events;

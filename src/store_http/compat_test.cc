@@ -650,5 +650,23 @@ TEST_F(CompatTest, SingleEventHonoursEmbedAndEventJsonAndRefusesXml) {
   EXPECT_EQ(api_.Get("/streams/one-2/0", {{"Accept", "text/xml"}}).result(), HttpStatus::not_acceptable);
 }
 
+TEST_F(CompatTest, FlagHeadersMustBeTrueOrFalseAndLongPollPositive) {
+  auto one = [] { return json::array({Event("A", json::object())}); };
+  EXPECT_EQ(api_.PostEvents("flags-1", one(), {{"ES-RequireMaster", "True"}}).result(), HttpStatus::created);
+  EXPECT_EQ(api_.PostEvents("flags-1", one(), {{"Kurrent-RequireLeader", "false"}}).result(), HttpStatus::created);
+  Response bad = api_.PostEvents("flags-1", one(), {{"ES-RequireLeader", "yes"}});
+  EXPECT_EQ(bad.result(), HttpStatus::bad_request);
+  EXPECT_EQ(bad.reason(), "ES-RequireLeader header in wrong format.");
+  EXPECT_EQ(LastNumber(server_, "flags-1"), 1);  // the bad one wrote nothing
+  EXPECT_EQ(api_.Get("/streams/flags-1", {{"ES-ResolveLinkTos", "TRUE"}}).result(), HttpStatus::ok);
+  EXPECT_EQ(api_.Get("/streams/flags-1/0/forward/5", {{"ES-ResolveLinkTos", "1"}}).result(), HttpStatus::bad_request);
+  EXPECT_EQ(api_.Get("/streams/flags-1/0", {{"Kurrent-ResolveLinkTos", "x"}}).result(), HttpStatus::bad_request);
+  EXPECT_EQ(api_.Do(Verb::delete_, "/streams/flags-1", {}, {{"ES-RequireMaster", "maybe"}}).result(),
+            HttpStatus::bad_request);
+  EXPECT_EQ(api_.Get("/streams/flags-1/0/forward/5", {{"ES-LongPoll", "0"}}).result(), HttpStatus::bad_request);
+  EXPECT_EQ(api_.Get("/streams/flags-1/0/backward/5", {{"ES-LongPoll", "0"}}).result(), HttpStatus::ok);
+  EXPECT_EQ(LastNumber(server_, "flags-1"), 1);  // not deleted
+}
+
 }  // namespace
 }  // namespace dt::store_http

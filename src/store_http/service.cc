@@ -346,6 +346,7 @@ Response EventStoreService::Delete(const Exchange& ex) {
   if (auto deny = Authorize(ex)) return std::move(*deny);
   std::string stream(ex.Param("stream"));
   if (stream == "$all") return ErrorResponse(HttpStatus::bad_request, "Cannot delete $all");
+  if (auto bad = CheckFlagHeaders(ex)) return std::move(*bad);
   auto ev = ParseExpectedVersion(ex);
   if (!ev.ok()) return ErrorToResponse(ev.status());
   bool hard = false;
@@ -384,6 +385,7 @@ void EventStoreService::ReadPage(Exchange ex, Reply reply) {
   r->all = stream == "$all";
   // $all needs the admin account; with one account that is any authenticated user.
   if (auto deny = Authorize(ex)) return reply(std::move(*deny));
+  if (auto bad = CheckFlagHeaders(ex)) return reply(std::move(*bad));
   std::string_view dir = ex.Param("direction");
   std::string_view count = ex.Param("count");
   if (dir == "forward") {
@@ -426,13 +428,15 @@ void EventStoreService::ReadPage(Exchange ex, Reply reply) {
     }
     r->from_number = *v;
   }
-  if (auto lp = EsHeader(ex, "LongPoll")) {
-    auto secs = ParseNonNegative(*lp);
-    if (!secs) return reply(ErrorResponse(HttpStatus::bad_request, "ES-LongPoll header in wrong format: use seconds"));
-    auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(*secs), options_.max_long_poll);
-    if (wait.count() > 0 && r->direction == store::Direction::kForward) {
-      r->poll_deadline = std::chrono::steady_clock::now() + wait;
+  // Only forward reads wait (EventStoreDB ignores the header on backward ones).
+  auto lp = r->direction == store::Direction::kForward ? EsHeader(ex, "LongPoll") : std::nullopt;
+  if (lp) {
+    auto secs = ParseNonNegative(*lp);  // EventStoreDB: a whole number of seconds > 0
+    if (!secs || *secs == 0) {
+      return reply(ErrorResponse(HttpStatus::bad_request, "ES-LongPoll header in wrong format: use seconds > 0"));
     }
+    auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(*secs), options_.max_long_poll);
+    if (wait.count() > 0) r->poll_deadline = std::chrono::steady_clock::now() + wait;
   }
   r->stream = std::move(stream);
   auto media = Negotiate(ex);
@@ -509,6 +513,7 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
 
 Response EventStoreService::ReadOne(const Exchange& ex) {
   if (auto deny = Authorize(ex)) return std::move(*deny);
+  if (auto bad = CheckFlagHeaders(ex)) return std::move(*bad);
   std::string stream(ex.Param("stream"));
   std::string_view ev = ex.Param("event");
   int64_t number = -1;
