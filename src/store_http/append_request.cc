@@ -116,7 +116,10 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
                                      max_event_bytes));
   };
 
-  if (media == "application/vnd.eventstore.events+json" || media == "application/vnd.kurrent.events+json") {
+  // EventStoreDB reads a JSON array of events from its event, events and atom JSON types.
+  if (media == "application/vnd.eventstore.events+json" || media == "application/vnd.kurrent.events+json" ||
+      media == "application/vnd.eventstore.event+json" || media == "application/vnd.kurrent.event+json" ||
+      media == "application/vnd.eventstore.atom+json" || media == "application/vnd.kurrent.atom+json") {
     json arr = json::parse(body, nullptr, false);
     if (arr.is_discarded()) return Bad("Write request body invalid: malformed JSON");
     if (!arr.is_array()) return Bad("Write request body invalid: expected a JSON array of events");

@@ -668,5 +668,17 @@ TEST_F(CompatTest, FlagHeadersMustBeTrueOrFalseAndLongPollPositive) {
   EXPECT_EQ(LastNumber(server_, "flags-1"), 1);  // not deleted
 }
 
+TEST_F(CompatTest, EventAndAtomJsonContentTypesCarryEventArrays) {
+  for (const char* type : {"application/vnd.eventstore.event+json", "application/vnd.kurrent.event+json",
+                           "application/vnd.eventstore.atom+json", "application/vnd.kurrent.atom+json"}) {
+    Response r = api_.Do(Verb::post, "/streams/ctype-1", json::array({Event("A", {{"t", type}})}).dump(),
+                         {{"Content-Type", type}});
+    EXPECT_EQ(r.result(), HttpStatus::created) << type;
+  }
+  EXPECT_EQ(LastNumber(server_, "ctype-1"), 3);
+  EXPECT_EQ(api_.Do(Verb::post, "/streams/ctype-1", "[]", {{"Content-Type", "text/plain"}}).result(),
+            HttpStatus::unsupported_media_type);
+}
+
 }  // namespace
 }  // namespace dt::store_http
