@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", s.message());
     return 1;
   }
+  service.SetBoundPort(server.port());
   spdlog::info("ready: http://{}:{}/ (web UI), /health/live", c.node_ip, server.port());
 
   int sig = http::WaitForTerminationSignal();

@@ -680,5 +680,13 @@ TEST_F(CompatTest, EventAndAtomJsonContentTypesCarryEventArrays) {
             HttpStatus::unsupported_media_type);
 }
 
+TEST_F(CompatTest, GossipAnnouncesTheBoundPort) {
+  json g = api_.GetJson("/gossip");
+  ASSERT_EQ(g["members"].size(), 1u);
+  EXPECT_EQ(g["members"][0]["httpEndPointPort"], server_.port());
+  EXPECT_EQ(g["members"][0]["state"], "Leader");
+  EXPECT_EQ(g["serverPort"], server_.port());
+}
+
 }  // namespace
 }  // namespace dt::store_http

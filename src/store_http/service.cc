@@ -628,6 +628,7 @@ Response EventStoreService::Info(const Exchange&) const {
 
 Response EventStoreService::Gossip(const Exchange&) const {
   auto head = static_cast<int64_t>(store_.HeadPosition());
+  const uint16_t port = bound_port_.load() ? bound_port_.load() : options_.port;
   json member = {{"instanceId", instance_id_},
                  {"timeStamp", FormatTime(std::chrono::duration_cast<std::chrono::microseconds>(
                                               std::chrono::system_clock::now().time_since_epoch())
@@ -641,7 +642,7 @@ Response EventStoreService::Gossip(const Exchange&) const {
                  {"externalTcpPort", 0},
                  {"externalSecureTcpPort", 0},
                  {"httpEndPointIp", options_.listen_address},
-                 {"httpEndPointPort", options_.port},
+                 {"httpEndPointPort", port},
                  {"lastCommitPosition", head},
                  {"writerCheckpoint", head},
                  {"chaserCheckpoint", head},
@@ -652,7 +653,7 @@ Response EventStoreService::Gossip(const Exchange&) const {
                  {"isReadOnlyReplica", false}};
   json j = {{"members", json::array({member})},
             {"serverIp", options_.listen_address},
-            {"serverPort", options_.port}};
+            {"serverPort", port}};
   return http::JsonResponse(HttpStatus::ok, DumpJson(j));
 }
 

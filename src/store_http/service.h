@@ -12,6 +12,7 @@
 // stopping the server so long polls answer at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -44,6 +45,9 @@ class EventStoreService {
   std::vector<http::Route> Routes();
   // Answers pending long polls (with what they have) and refuses new waits.
   void Shutdown();
+  // The port the server actually bound (ServiceOptions::port may be 0 = any): /gossip
+  // announces it, as clients that discover the node from gossip connect to it.
+  void SetBoundPort(uint16_t port) { bound_port_.store(port); }
 
  private:
   struct ReadRequest;
@@ -74,6 +78,7 @@ class EventStoreService {
   const std::string instance_id_;
   const std::string fallback_host_;  // for URLs of requests without a Host header
   const std::chrono::system_clock::time_point started_;
+  std::atomic<uint16_t> bound_port_{0};
 };
 
 }  // namespace dt::store_http

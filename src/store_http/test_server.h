@@ -40,6 +40,7 @@ class TestServer {
     server_ = std::make_unique<http::Server>(ho, *router_);
     auto s = server_->Start();
     if (!s.ok()) throw std::runtime_error(s.ToString());
+    service_->SetBoundPort(server_->port());
   }
   ~TestServer() {
     service_->Shutdown();
