@@ -83,6 +83,12 @@ std::string FeedUpdated(const std::vector<store::RecordedEvent>& events, store::
   return FormatTime(d == store::Direction::kBackward ? events.front().created_us : events.back().created_us);
 }
 
+// EventStoreDB's forward stream feed takes "updated" from the first event it read (the
+// oldest of the page).
+std::string ForwardStreamFeedUpdated(const std::vector<store::RecordedEvent>& events) {
+  return FormatTime(events.empty() ? 0 : events.front().created_us);
+}
+
 }  // namespace
 
 json EntryContent(const store::RecordedEvent& e) {
@@ -163,11 +169,12 @@ json StreamFeed(const StreamFeedArgs& a) {
   json feed;
   feed["title"] = fmt::format("Event stream '{}'", a.stream);
   feed["id"] = self;
-  feed["updated"] = FeedUpdated(events, a.direction);
+  feed["updated"] = a.direction == store::Direction::kBackward ? FeedUpdated(events, a.direction)
+                                                              : ForwardStreamFeedUpdated(events);
   feed["streamId"] = a.stream;
   feed["author"] = json{{"name", "EventStore"}};
   feed["headOfStream"] = a.head_of_stream;
-  feed["selfUrl"] = self;
+  if (a.direction == store::Direction::kBackward) feed["selfUrl"] = self;
   if (!a.etag.empty()) feed["eTag"] = a.etag;
   json links = json::array();
   links.push_back(Link(self, "self"));
@@ -192,7 +199,7 @@ json StreamFeed(const StreamFeedArgs& a) {
     if (!a.slice->end_of_stream || !events.empty())
       links.push_back(Link(fmt::format("{}/{}/forward/{}", self, prev, a.count), "previous"));
   }
-  if (!a.stream.starts_with("$$")) links.push_back(Link(self + "/metadata", "metadata"));
+  links.push_back(Link(self + "/metadata", "metadata"));  // EventStoreDB: for $$ streams too
   feed["links"] = std::move(links);
   feed["entries"] = Entries(events, a.direction, a.base, a.embed);
   return feed;

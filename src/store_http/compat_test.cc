@@ -688,5 +688,33 @@ TEST_F(CompatTest, GossipAnnouncesTheBoundPort) {
   EXPECT_EQ(g["serverPort"], server_.port());
 }
 
+TEST_F(CompatTest, FeedFieldsByDirectionAsEventStoreDb) {
+  json batch = json::array();
+  for (int i = 0; i < 3; ++i) batch.push_back(Event("Tick", {{"i", i}}));
+  ASSERT_EQ(api_.PostEvents("dir-1", batch).result(), HttpStatus::created);
+  json fwd = api_.GetJson("/streams/dir-1/0/forward/20");
+  EXPECT_FALSE(fwd.contains("selfUrl"));
+  EXPECT_FALSE(fwd.contains("eTag"));
+  EXPECT_EQ(fwd["headOfStream"], true);
+  EXPECT_EQ(fwd["updated"], fwd["entries"][2]["updated"]);  // the first event read
+  // Backward from the last number is not "head": no eTag, cached for good.
+  Response at_last = api_.Get("/streams/dir-1/2/backward/20");
+  json back = json::parse(at_last.body());
+  EXPECT_EQ(back["headOfStream"], false);
+  EXPECT_FALSE(back.contains("eTag"));
+  EXPECT_EQ(at_last[http::bhttp::field::cache_control], "max-age=31536000, public");
+  json head = api_.GetJson("/streams/dir-1/head/backward/20");
+  EXPECT_EQ(head["headOfStream"], true);
+  EXPECT_EQ(head["selfUrl"], "http://127.0.0.1/streams/dir-1");
+  EXPECT_TRUE(head["eTag"].get<std::string>().starts_with("2;"));
+  // Metadata streams get their metadata link too.
+  ASSERT_EQ(api_.Do(Verb::post, "/streams/dir-1/metadata", R"({"$maxCount":9})",
+                    {{"Content-Type", "application/json"}, {"ES-EventId", Uuid::Random().ToString()}})
+                .result(),
+            HttpStatus::created);
+  json meta = api_.GetJson("/streams/%24%24dir-1");
+  EXPECT_EQ(LinkOf(meta, "metadata"), "http://127.0.0.1/streams/%24%24dir-1/metadata");
+}
+
 }  // namespace
 }  // namespace dt::store_http

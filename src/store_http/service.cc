@@ -488,8 +488,10 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
   bool head_of_stream;
   bool immutable;
   if (r->direction == store::Direction::kBackward) {
-    head_of_stream = r->from_head || resolved_from >= last;
-    immutable = !head_of_stream;
+    // EventStoreDB: the head of the stream is a read from "head" only; a page below the
+    // last event never changes (a page starting past it still may).
+    head_of_stream = r->from_head;
+    immutable = !r->from_head && last >= r->from_number;
   } else {
     head_of_stream = slice->end_of_stream;
     immutable = last + 1 >= r->from_number + static_cast<int64_t>(r->count);
@@ -504,7 +506,8 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
   args.count = r->count;
   args.direction = r->direction;
   args.head_of_stream = head_of_stream;
-  args.etag = head_of_stream ? ETagFor(last, r->media) : "";
+  // The feed's eTag (and selfUrl) belong to backward pages from the head only.
+  args.etag = head_of_stream && r->direction == store::Direction::kBackward ? ETagFor(last, r->media) : "";
   args.embed = r->embed;
   Response res = JsonWithType(HttpStatus::ok, StreamFeed(args), r->media);
   SetCaching(res, etag, immutable);
