@@ -716,5 +716,21 @@ TEST_F(CompatTest, FeedFieldsByDirectionAsEventStoreDb) {
   EXPECT_EQ(LinkOf(meta, "metadata"), "http://127.0.0.1/streams/%24%24dir-1/metadata");
 }
 
+TEST_F(CompatTest, CacheControlMetadataSetsMaxAgeOfPagesThatMayChange) {
+  ASSERT_EQ(api_.PostEvents("cc-1", json::array({Event("A", json::object()), Event("B", json::object())})).result(),
+            HttpStatus::created);
+  EXPECT_EQ(api_.Get("/streams/cc-1")[http::bhttp::field::cache_control], "max-age=0, no-cache, must-revalidate");
+  ASSERT_EQ(api_.Do(Verb::post, "/streams/cc-1/metadata", R"({"$cacheControl":60})",
+                    {{"Content-Type", "application/json"}, {"ES-EventId", Uuid::Random().ToString()}})
+                .result(),
+            HttpStatus::created);
+  EXPECT_EQ(api_.Get("/streams/cc-1")[http::bhttp::field::cache_control], "max-age=60, public");
+  EXPECT_EQ(api_.Get("/streams/cc-1/0/forward/20")[http::bhttp::field::cache_control], "max-age=60, public");
+  EXPECT_EQ(api_.Get("/streams/cc-1/head")[http::bhttp::field::cache_control], "max-age=60, public");
+  // What cannot change stays cached for a year.
+  EXPECT_EQ(api_.Get("/streams/cc-1/0")[http::bhttp::field::cache_control], "max-age=31536000, public");
+  EXPECT_EQ(api_.Get("/streams/cc-1/0/forward/1")[http::bhttp::field::cache_control], "max-age=31536000, public");
+}
+
 }  // namespace
 }  // namespace dt::store_http

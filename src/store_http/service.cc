@@ -154,6 +154,22 @@ Response RedirectWithoutSlash(const Exchange& ex, std::string_view fallback_host
   return r;
 }
 
+// Cache-Control of a page or event that can still change: max-age from the stream's
+// $cacheControl metadata (seconds), as EventStoreDB sets it; nullopt when it has none.
+std::optional<int64_t> CacheSeconds(store::Store& store, std::string_view stream) {
+  auto m = store.GetMetadata(stream);
+  if (!m.ok() || m->json.empty()) return std::nullopt;
+  json j = json::parse(m->json, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find("$cacheControl");
+  if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+void SetCacheSeconds(Response& r, std::optional<int64_t> seconds) {
+  if (seconds) r.set(http::bhttp::field::cache_control, fmt::format("max-age={}, public", *seconds));
+}
+
 Response NotModified() {
   Response r = http::MakeResponse(HttpStatus::not_modified, {}, {});
   return r;
@@ -511,6 +527,7 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
   args.embed = r->embed;
   Response res = JsonWithType(HttpStatus::ok, StreamFeed(args), r->media);
   SetCaching(res, etag, immutable);
+  if (!immutable) SetCacheSeconds(res, CacheSeconds(store_, r->stream));
   r->reply(std::move(res));
 }
 
@@ -551,6 +568,7 @@ Response EventStoreService::ReadOne(const Exchange& ex) {
   std::string etag = number < 0 ? ETagFor(e->number, media) : "";
   if (!etag.empty() && MatchesIfNoneMatch(ex, etag)) return NotModified();
   SetCaching(res, etag, number >= 0);
+  if (number < 0) SetCacheSeconds(res, CacheSeconds(store_, stream));
   return res;
 }
 
