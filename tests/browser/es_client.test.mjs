@@ -82,3 +82,25 @@ test('soft and hard deletes', async () => {
   await assert.rejects(client.checkStreamExists(hard), (err) => err.response && err.response.status === 410);
   await assert.rejects(client.writeEvent(hard, 'B', { b: 2 }), (err) => err.response && err.response.status === 410);
 });
+
+test('data sent as a JSON string comes back as the object', async () => {
+  const stream = `strdata-${randomUUID()}`;
+  await client.writeEvents(stream, [
+    { eventId: randomUUID(), eventType: 'ContactCreated', data: JSON.stringify({ name: 'Dee' }) },
+  ]);
+  const [event] = await client.getEvents(stream);
+  assert.deepEqual(event.data, { name: 'Dee' });
+  assert.equal(event.isJson, true);
+});
+
+test('backward pages from a number below the head are not the head of the stream', async () => {
+  const stream = `pages-${randomUUID()}`;
+  const batch = [];
+  for (let i = 0; i < 5; i++) batch.push({ eventId: randomUUID(), eventType: 'Tick', data: { i } });
+  await client.writeEvents(stream, batch);
+  const page = await client.readEventsBackward(stream, 3, 2);
+  assert.deepEqual(page.events.map((e) => e.eventNumber), [3, 2]);
+  assert.equal(page.isEndOfStream, false);
+  const head = await client.readEventsBackward(stream, 'head', 2);
+  assert.equal(head.isEndOfStream, true);
+});
