@@ -41,6 +41,10 @@ class FaultFile final : public File {
     }
     if (!fs_.active_) return fs_.Down();
     ++fs_.syncs_;
+    if (fs_.syncs_before_failure_) {
+      if (*fs_.syncs_before_failure_ == 0) fs_.fail_syncs_ = true;
+      else --*fs_.syncs_before_failure_;
+    }
     if (fs_.fail_syncs_) {
       // As on Linux: the failed writeback's pages are dropped; the data is gone.
       (void)fs_.RevertFile(path(), base_.get());
@@ -86,6 +90,12 @@ class FaultFile final : public File {
 void FaultInjectionFileSystem::FailSyncs(bool fail) {
   std::lock_guard lock(mu_);
   fail_syncs_ = fail;
+  syncs_before_failure_.reset();
+}
+
+void FaultInjectionFileSystem::FailSyncsAfter(uint64_t successful) {
+  std::lock_guard lock(mu_);
+  syncs_before_failure_ = successful;
 }
 
 void FaultInjectionFileSystem::FailWrites(bool fail) {

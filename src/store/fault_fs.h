@@ -33,6 +33,9 @@ class FaultInjectionFileSystem final : public FileSystem {
 
   // Every later Sync fails with EIO (and loses that file's unsynced writes).
   void FailSyncs(bool fail);
+  // The next `successful` file Syncs succeed, every one after them fails as FailSyncs(true)
+  // (counting from the call; a Sync blocked by BlockSyncs counts when it goes on).
+  void FailSyncsAfter(uint64_t successful);
   // Growing files (writes past the end, allocations) by more than this many bytes fails
   // with ENOSPC; writes inside allocated space still work, as on a real disk.
   // nullopt: unlimited.
@@ -79,6 +82,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   FileSystem* base_;
   mutable std::mutex mu_;
   bool fail_syncs_ = false;              // GUARDED_BY(mu_)
+  std::optional<uint64_t> syncs_before_failure_;  // GUARDED_BY(mu_)
   bool fail_writes_ = false;             // GUARDED_BY(mu_)
   std::optional<uint64_t> space_left_;   // GUARDED_BY(mu_)
   bool active_ = true;                   // GUARDED_BY(mu_)

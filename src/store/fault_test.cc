@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "store/fault_fs.h"
 #include "store/record.h"
@@ -195,6 +196,142 @@ TEST_F(FaultTest, FullDiskRefusesAppendsThatNeedANewSegmentUntilSpaceReturns) {
   EXPECT_TRUE(store_->GetStats().failure.empty());  // not stopped: nothing was written
   fs_.SetSpaceLeft(std::nullopt);
   AppendAcked("big", 1, 1000);
+  Crash();
+  ASSERT_TRUE(Open().ok());
+  ExpectExactlyTheAcknowledgedEvents();
+}
+
+// ---------------------------------------------------------------- the pipelined writer
+//
+// While group A's fdatasync runs, the writer decides and encodes the next group B against
+// A's (not yet durable) stream states and event ids; it takes requests that early once
+// enough bytes wait, so these tests queue a large filler behind B. B is written only after
+// A's fdatasync returned, and answered only after its own.
+
+std::future<Result<AppendResult>> AppendFuture(Store& store, const std::string& stream, int64_t expected,
+                                               std::vector<EventData> events) {
+  auto p = std::make_shared<std::promise<Result<AppendResult>>>();
+  auto f = p->get_future();
+  store.AppendAsync(stream, expected, std::move(events), [p](Result<AppendResult> r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+class PipelineTest : public FaultTest {
+ protected:
+  // Group A: 3 events to "p" (no stream yet), its fdatasync held. Then, behind it: B1 appends
+  // to "p" at expected version 2 (valid only after A), B2 retries A's ids (a duplicate of A),
+  // B3 expects no stream "p" (wrong after A), and fillers.
+  void StartPipeline() {
+    ASSERT_TRUE(Open().ok());
+    AppendAcked("before", 2);
+    fs_.BlockSyncs(true);
+    a_events_ = MakeEvents(3);
+    a_ = AppendFuture(*store_, "p", kExpectedNoStream, a_events_);
+    ASSERT_TRUE(fs_.WaitForBlockedSync(std::chrono::seconds(10)));
+    b1_ids_ = {};
+    auto b1 = MakeEvents(2);
+    for (auto& e : b1) b1_ids_.push_back(e.id);
+    b_.push_back(AppendFuture(*store_, "p", 2, std::move(b1)));
+    b_.push_back(AppendFuture(*store_, "p", kExpectedAny, a_events_));
+    b_.push_back(AppendFuture(*store_, "p", kExpectedNoStream, MakeEvents(1)));
+    for (int i = 0; i < 3; ++i) {
+      auto filler = MakeEvents(100);
+      for (auto& e : filler) e.data = "\"" + std::string(1000, 'f') + "\"";
+      for (auto& e : filler) filler_ids_.push_back(e.id);
+      b_.push_back(AppendFuture(*store_, "filler-" + std::to_string(i), kExpectedAny, std::move(filler)));
+    }
+    // Let the writer take B while A's fdatasync is held: nothing may be answered yet.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(a_.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    for (auto& f : b_) EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  }
+
+  std::vector<EventData> a_events_;
+  std::future<Result<AppendResult>> a_;
+  std::vector<std::future<Result<AppendResult>>> b_;
+  std::vector<Uuid> b1_ids_, filler_ids_;
+};
+
+TEST_F(PipelineTest, TheGroupBehindOneInFlightDecidesAgainstItAndIsAnsweredAfterIt) {
+  StartPipeline();
+  fs_.BlockSyncs(false);
+  auto a = a_.get();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->first_number, 0);
+  EXPECT_EQ(a->last_number, 2);
+  auto b1 = b_[0].get();
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  EXPECT_EQ(b1->first_number, 3);
+  EXPECT_FALSE(b1->duplicate);
+  auto b2 = b_[1].get();
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  EXPECT_TRUE(b2->duplicate);
+  EXPECT_EQ(b2->first_number, 0);
+  EXPECT_EQ(b2->last_number, 2);
+  EXPECT_EQ(b2->first_position, a->first_position);
+  EXPECT_EQ(b2->last_position, a->last_position);
+  auto b3 = b_[2].get();
+  ASSERT_FALSE(b3.ok());
+  EXPECT_TRUE(b3.status().Is(Code::kWrongExpectedVersion)) << b3.status().ToString();
+  EXPECT_NE(b3.status().message().find("current version 4"), std::string::npos) << b3.status().message();
+  for (size_t i = 3; i < b_.size(); ++i) ASSERT_TRUE(b_[i].get().ok());
+  for (auto& e : a_events_) acked_.push_back(e.id);
+  for (auto& id : b1_ids_) acked_.push_back(id);
+  acked_.insert(acked_.end(), filler_ids_.begin(), filler_ids_.end());
+  versions_["p"] = 4;
+  for (int i = 0; i < 3; ++i) versions_["filler-" + std::to_string(i)] = 99;
+  auto p = store_->ReadStream("p", 0, 10, Direction::kForward);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->events.size(), 5u);
+  Crash();
+  ASSERT_TRUE(Open().ok());
+  ExpectExactlyTheAcknowledgedEvents();
+}
+
+TEST_F(PipelineTest, AFailedFsyncOfTheGroupInFlightAcknowledgesNeitherItNorTheGroupBehindIt) {
+  StartPipeline();
+  fs_.FailSyncs(true);
+  fs_.BlockSyncs(false);
+  auto a = a_.get();
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(a.status().Is(Code::kStopped)) << a.status().ToString();
+  for (auto& f : b_) {
+    auto b = f.get();
+    ASSERT_FALSE(b.ok());  // even B2's duplicate and B3's refusal: A never became durable
+    EXPECT_TRUE(b.status().Is(Code::kStopped)) << b.status().ToString();
+  }
+  fs_.FailSyncs(false);
+  EXPECT_TRUE(store_->Append("p", kExpectedAny, MakeEvents(1)).status().Is(Code::kStopped));
+  Crash();
+  ASSERT_TRUE(Open().ok());
+  ExpectExactlyTheAcknowledgedEvents();
+  EXPECT_FALSE(store_->GetStreamInfo("p")->exists);
+}
+
+TEST_F(PipelineTest, AFailedFsyncOfTheGroupBehindAcknowledgesOnlyTheGroupBeforeIt) {
+  StartPipeline();
+  fs_.FailSyncsAfter(1);  // A's fdatasync succeeds, B's fails
+  fs_.BlockSyncs(false);
+  auto a = a_.get();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  for (auto& e : a_events_) acked_.push_back(e.id);
+  versions_["p"] = 2;
+  for (size_t i = 0; i < b_.size(); ++i) {
+    auto b = b_[i].get();
+    if (i == 2) {
+      // B3's refusal is not a write: it was right against A, which is durable; it may be
+      // answered as such or stopped with the rest of B.
+      EXPECT_FALSE(b.ok());
+      continue;
+    }
+    if (i == 1 && b.ok()) {
+      EXPECT_TRUE(b->duplicate);  // B2 only repeats A, which is durable
+      continue;
+    }
+    ASSERT_FALSE(b.ok()) << i;
+    EXPECT_TRUE(b.status().Is(Code::kStopped)) << b.status().ToString();
+  }
+  fs_.FailSyncs(false);
   Crash();
   ASSERT_TRUE(Open().ok());
   ExpectExactlyTheAcknowledgedEvents();

@@ -316,6 +316,11 @@ Result<const StreamState*> IndexUpdate::Current(std::string_view name) {
   return committed.get();
 }
 
+StatePtr IndexUpdate::NewState(std::string_view name) const {
+  auto it = touched_index_.find(name);
+  return it == touched_index_.end() ? nullptr : StatePtr(touched_[it->second].state);
+}
+
 Result<StreamState*> IndexUpdate::Touch(std::string_view name) {
   auto it = touched_index_.find(name);
   if (it != touched_index_.end()) return touched_[it->second].state.get();

@@ -119,6 +119,8 @@ class IndexUpdate {
   void Reset(uint64_t next_stream_id);
   // The state of `name` with this update's changes; nullptr when unknown. Valid until Reset.
   Result<const StreamState*> Current(std::string_view name);
+  // The new state of `name` if this update changed it, else nullptr (no lookup).
+  StatePtr NewState(std::string_view name) const;
   // Applies one record (records must come in log order, without gaps).
   Status Add(const RecordView& record);
   // A number of event `id` in stream `sid` added by this update, if any.

@@ -87,8 +87,10 @@ Status StoreImpl::OpenImpl() {
   const Position replay_from = cp.states_present ? cp.replay_from() : 0;
   next_stream_id_ = cp.states_present ? cp.next_stream_id : 1;
   streams_.store(next_stream_id_ - 1);
-  update_ = std::make_unique<IndexUpdate>(*index_,
-      [this](std::string_view name) { return WriterLookup(name); }, kMaxRunBytes);
+  for (Group& g : groups_)
+    g.update = std::make_unique<IndexUpdate>(*index_,
+        [this](std::string_view name) { return WriterLookup(name); }, kMaxRunBytes);
+  update_ = open_->update.get();
   if (replay_from < rec.end) {
     spdlog::info("event store {}: the index covers the log up to {} (states {}, runs {}, ids {}); "
                  "indexing the {} bytes after it",
@@ -102,6 +104,8 @@ Status StoreImpl::OpenImpl() {
   last_index_flush_ = rec.end;
   DT_RETURN_IF_ERROR(log_->SaveCheckpoint(rec.end, true));
   last_chk_sync_ = std::chrono::steady_clock::now();
+  update_->Reset(next_stream_id_);
+  if (options_.sync) syncer_ = std::thread([this] { SyncLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
   return Status::Ok();
 }
@@ -118,7 +122,7 @@ Status StoreImpl::Reindex(Position from, Position to) {
     // Batches end at commit records, so the reader's position is a batch boundary then.
     if (!more || (update_->records() >= kReindexBatchRecords && v.commit())) {
       DT_RETURN_IF_ERROR(index_->Write(update_->Finish(reader.position())));
-      AbsorbNewStates();
+      AbsorbNewStates(*update_);
       if (DirtyCount() >= kMaxDirtyStates) DT_RETURN_IF_ERROR(FlushStates(reader.position(), false));
       update_->Reset(next_stream_id_);
       auto now = std::chrono::steady_clock::now();
@@ -133,11 +137,11 @@ Status StoreImpl::Reindex(Position from, Position to) {
   return Status::Ok();
 }
 
-void StoreImpl::AbsorbNewStates() {
-  next_stream_id_ = update_->next_stream_id();
+void StoreImpl::AbsorbNewStates(IndexUpdate& update) {
+  next_stream_id_ = update.next_stream_id();
   streams_.store(next_stream_id_ - 1, std::memory_order_relaxed);
   std::lock_guard lock(dirty_mu_);
-  update_->ForEachNewState([this](const std::string& name, const StatePtr& committed,
+  update.ForEachNewState([this](const std::string& name, const StatePtr& committed,
                                   const std::shared_ptr<StreamState>& state) {
     auto [it, fresh] = dirty_.try_emplace(name);
     if (fresh) it->second.persisted = committed;  // not dirty before: the index holds it
@@ -171,6 +175,14 @@ Status StoreImpl::Close() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard lock(queue_mu_);
+      sync_stop_ = true;
+    }
+    sync_cv_.notify_all();
+    syncer_.join();
+  }
   std::unique_lock lock(close_mu_);
   if (closed_.exchange(true)) return Status::Ok();
   WakeWaiters();
@@ -225,9 +237,13 @@ void StoreImpl::Enqueue(Request req) {
   {
     std::unique_lock lock(queue_mu_);
     if (!stopping_ && failure_.empty()) {
+      queued_bytes_ += req.bytes;
       queue_.push_back(std::move(req));
+      // While a group's fdatasync runs, the writer takes requests early only in large
+      // amounts (see WriterLoop): do not wake it for each one.
+      const bool wake = !syncing_ || queued_bytes_ >= kEagerTakeBytes;
       lock.unlock();
-      queue_cv_.notify_one();
+      if (wake) queue_cv_.notify_one();
       return;
     }
   }

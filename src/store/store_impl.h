@@ -1,8 +1,9 @@
 // store_impl.h: the engine behind store.h (internal; include store.h instead).
 //
-// Threads: one writer thread owns the log's write end, the IndexUpdate and the group
-// buffers; callers' threads read (state cache, index, log) and wait on the head position.
-// Locks: queue_mu_ guards the append queue; head_mu_ pairs with head_cv_ for waiters
+// Threads: one writer thread owns the log's write end, the groups (IndexUpdates, buffers);
+// one sync thread runs the log's fdatasync for the group in flight (handed over under
+// queue_mu_); callers' threads read (state cache, index, log) and wait on the head position.
+// Locks: queue_mu_ guards the append queue and the sync handover; head_mu_ pairs with head_cv_ for waiters
 // (head_ itself is atomic); listeners_mu_ guards the commit listeners; close_mu_ is held
 // shared by every public call and exclusively by Close() while it tears things down.
 #pragma once
@@ -26,6 +27,9 @@ namespace dt::store {
 
 inline constexpr uint64_t kMaxRunBytes = 64 << 10;  // see index.h: bounds a point read
 inline constexpr size_t kMaxDirtyStates = 16384;     // stream states kept only in memory, at most
+// While a group is in flight, the writer decides and encodes the next one once this many
+// bytes of requests wait (rather than all of it after the fdatasync returns).
+inline constexpr uint64_t kEagerTakeBytes = 256 << 10;
 
 class StoreImpl final : public Store {
  public:
@@ -103,10 +107,37 @@ class StoreImpl final : public Store {
     bool is_json;
   };
 
+  // A group commit: the requests the writer took, in order, with their answers; the
+  // records of those it writes, encoded in `buf` (log position `start` on), and their index
+  // changes. Answered only once every earlier group is durable and indexed.
+  struct Group {
+    std::vector<Request> requests;
+    std::vector<Result<AppendResult>> results;  // one per request
+    std::unique_ptr<IndexUpdate> update;
+    std::string buf;
+    std::deque<std::string> owned;  // bytes of engine-written records (stable addresses)
+    Position start = 0;
+    uint64_t bytes = 0;             // requests' encoded size (bounds the group)
+    uint64_t events = 0;
+    size_t written_requests = 0;
+    bool sealed = false;            // takes no more requests (the rest waits in the carry)
+  };
+
   Status Validate(std::string_view stream, const std::vector<EventData>& events, uint64_t* bytes) const;
   void Enqueue(Request req);
   void WriterLoop();
-  void RunGroup(std::vector<Request>& group, std::deque<Request>* carry);
+  void SyncLoop();
+  // Decides and encodes `taken` into the open group (the ones that do not fit go to carry).
+  void Take(std::vector<Request>& taken, std::deque<Request>* carry);
+  // Writes the open group and hands its fdatasync to the sync thread (it becomes the group
+  // in flight); a group without bytes is answered at once. Requires no group in flight.
+  void Launch(Group& g);
+  // The group in flight is durable: index it, publish it, answer it.
+  void Commit(Group& g);
+  void Answer(Group& g);
+  // Replaces the answers of `g` (only the successful ones when only_ok) by kStopped.
+  void StopAnswers(Group& g, const std::string& why, bool only_ok);
+  void NewOpenGroup();
   Result<Decision> Decide(const Request& req);
   Result<std::optional<int64_t>> FindId(uint64_t sid, const Uuid& id);
   Result<bool> EventAtIs(uint64_t sid, int64_t number, const Uuid& id);
@@ -115,7 +146,7 @@ class StoreImpl final : public Store {
   void Fail(const Status& why);
   Status Reindex(Position from, Position to);
   // Moves the update's new states into dirty_ and the cache (pinned).
-  void AbsorbNewStates();
+  void AbsorbNewStates(IndexUpdate& update);
   // Persists the dirty states with a states checkpoint at `position`.
   Status FlushStates(Position position, bool force);
   size_t DirtyCount() const;
@@ -148,10 +179,26 @@ class StoreImpl final : public Store {
   std::string failure_;         // GUARDED_BY(queue_mu_): why the writer stopped
   std::thread writer_;
 
-  // Writer-thread state.
-  std::unique_ptr<IndexUpdate> update_;
+  // Sync handover (GUARDED_BY(queue_mu_)): the writer sets sync_wanted_ after writing a
+  // group; the sync thread answers with sync_status_ and sync_finished_.
+  std::condition_variable sync_cv_;
+  bool sync_wanted_ = false;
+  bool syncing_ = false;        // a group is in flight and its fdatasync has not returned
+  bool sync_finished_ = false;
+  bool sync_stop_ = false;
+  Status sync_status_;
+  uint64_t queued_bytes_ = 0;   // of queue_
+  std::thread syncer_;
+
+  // Writer-thread state. Two groups: the open one (taking requests) and the one in flight
+  // (written, being fdatasynced). The open group decides against the states and event ids
+  // of the one in flight (flight_update_) as well as the committed ones.
+  Group groups_[2];
+  Group* open_ = &groups_[0];
+  Group* flight_ = nullptr;
+  IndexUpdate* update_ = nullptr;         // open_->update
+  IndexUpdate* flight_update_ = nullptr;  // flight_->update, or null
   uint64_t next_stream_id_ = 1;
-  std::string buf_;
   std::vector<Planned> planned_;
   std::chrono::steady_clock::time_point last_chk_sync_;
   std::chrono::steady_clock::time_point last_state_flush_;

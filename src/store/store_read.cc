@@ -360,6 +360,8 @@ Result<AppendResult> StoreImpl::DuplicateResult(const StreamState& st, std::stri
   r.duplicate = true;
   auto position_of = [&](int64_t n) -> Result<Position> {
     if (auto* added = update_->AddedEventAt(st.id, n)) return added->position;
+    if (flight_update_)
+      if (auto* added = flight_update_->AddedEventAt(st.id, n)) return added->position;
     std::vector<RecordedEvent> out;
     int64_t next;
     DT_RETURN_IF_ERROR(ReadRange(st, stream, n, n, n, 1, true, INT64_MIN, &out, &next));

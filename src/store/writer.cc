@@ -1,6 +1,11 @@
-// The group-commit writer: one thread takes every queued append, checks it against the
-// stream states (expected version, idempotency), encodes the group into one buffer, writes
-// and fdatasyncs it once, writes one index batch, publishes the head, then answers.
+// The group-commit writer, pipelined: one writer thread takes the queued appends, checks
+// them against the stream states (expected version, idempotency), encodes a group into one
+// buffer and writes it; a sync thread fdatasyncs it. While that fdatasync runs, the writer
+// decides and encodes the next group (against the states and ids of the group in flight);
+// when it returns, the writer writes the next group and hands over its fdatasync at once,
+// then indexes, publishes and answers the durable one. A group is answered only after its
+// own fdatasync returned and every earlier group was answered; a failed fdatasync fails the
+// group in flight and the open group (which was not written yet) and stops the store.
 #include <spdlog/spdlog.h>
 
 #include "store/metadata.h"
@@ -24,6 +29,8 @@ int64_t NowMicros() {
 }  // namespace
 
 Result<StatePtr> StoreImpl::WriterLookup(std::string_view name) {
+  if (flight_update_)
+    if (StatePtr st = flight_update_->NewState(name)) return st;  // not durable yet
   if (StatePtr st = cache_.Get(name)) return st;
   DT_ASSIGN_OR_RETURN(StatePtr st, index_->ReadState(name));
   if (st) cache_.Put(std::string(name), st);
@@ -32,24 +39,44 @@ Result<StatePtr> StoreImpl::WriterLookup(std::string_view name) {
 
 void StoreImpl::WriterLoop() {
   std::deque<Request> carry;
-  std::vector<Request> group;
+  std::vector<Request> taken;
   for (;;) {
-    group.clear();
-    uint64_t bytes = 0;
-    auto take = [&](std::deque<Request>& from) {
-      while (!from.empty() && (group.empty() || bytes + from.front().bytes <= kMaxGroupBytes)) {
-        bytes += from.front().bytes;
-        group.push_back(std::move(from.front()));
-        from.pop_front();
-      }
-    };
-    take(carry);
+    taken.clear();
+    bool flight_done = false;
+    Status sync_status;
     {
       std::unique_lock lock(queue_mu_);
-      if (carry.empty())
-        queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || !group.empty(); });
-      take(queue_);
-      if (group.empty() && stopping_) break;
+      auto take_any = [&] {
+        // Requests are taken eagerly while a group is in flight only once enough wait;
+        // Enqueue wakes the writer by the same rule.
+        return !open_->sealed &&
+               (!carry.empty() || (!queue_.empty() && (!syncing_ || queued_bytes_ >= kEagerTakeBytes)));
+      };
+      queue_cv_.wait(lock, [&] {
+        if (flight_) return sync_finished_ || take_any();
+        if (!open_->requests.empty() || !carry.empty()) return true;
+        return !queue_.empty() || stopping_;
+      });
+      if (!flight_ && open_->requests.empty() && carry.empty() && queue_.empty() && stopping_) break;
+      if (flight_ && sync_finished_) {
+        flight_done = true;
+        sync_status = std::move(sync_status_);
+        sync_finished_ = false;
+      }
+      auto fits = [&](const Request& r) {
+        return (open_->requests.empty() && taken.empty()) || open_->bytes + r.bytes <= kMaxGroupBytes;
+      };
+      auto take = [&](auto& from, bool queued) {
+        while (!from.empty() && fits(from.front())) {
+          if (queued) queued_bytes_ -= from.front().bytes;
+          open_->bytes += from.front().bytes;
+          taken.push_back(std::move(from.front()));
+          from.pop_front();
+        }
+        if (!from.empty()) open_->sealed = true;  // full: the rest waits for the next group
+      };
+      if (!open_->sealed) take(carry, false);
+      if (!open_->sealed && (!syncing_ || queued_bytes_ >= kEagerTakeBytes)) take(queue_, true);
     }
     if (writer_failed_) {
       std::string why;
@@ -57,10 +84,106 @@ void StoreImpl::WriterLoop() {
         std::lock_guard lock(queue_mu_);
         why = failure_;
       }
-      for (Request& r : group) r.done(Status::Stopped(why));
+      for (Request& r : taken) r.done(Status::Stopped(why));
+      for (Request& r : carry) r.done(Status::Stopped(why));
+      carry.clear();
+      StopAnswers(*open_, why, false);
+      Answer(*open_);
+      NewOpenGroup();
+      if (flight_done) {
+        StopAnswers(*flight_, why + " (the append may or may not be durable)", true);
+        Answer(*flight_);
+        flight_ = nullptr;
+        flight_update_ = nullptr;
+        NewOpenGroup();
+      }
       continue;
     }
-    RunGroup(group, &carry);
+    if (!taken.empty()) Take(taken, &carry);
+    if (writer_failed_) continue;  // answered at the top of the loop
+
+    if (flight_done) {
+      Group& done = *flight_;
+      if (!sync_status.ok()) {
+        // Never retry an fsync: the kernel may have dropped the pages. Make the group's bytes
+        // read as zeros (best effort) so a restart does not find events we reported failed.
+        // The open group was not written: it fails too, it was decided against this one.
+        (void)log_->ZeroTail(done.start);
+        Fail(sync_status);
+        StopAnswers(done, sync_status.message() + "; the store stopped taking writes (the append may or may not be durable)", true);
+        Answer(done);
+        StopAnswers(*open_, sync_status.message() + "; the store stopped taking writes (the append was not written)", false);
+        Answer(*open_);
+        flight_ = nullptr;
+        flight_update_ = nullptr;
+        NewOpenGroup();
+        continue;
+      }
+      // Start the next fdatasync first, then index and answer the durable group meanwhile.
+      Group* next = open_;
+      flight_ = nullptr;
+      if (!next->buf.empty()) {
+        Launch(*next);  // in flight now (unless its write failed: then it is answered)
+        Commit(done);
+        open_ = &done;
+      } else {
+        // The open group wrote nothing (duplicates, refusals): it is answered right after.
+        flight_update_ = nullptr;
+        Commit(done);
+        Answer(*next);
+        open_ = next;
+      }
+      NewOpenGroup();
+      continue;
+    }
+    if (!flight_ && (!open_->requests.empty() || open_->sealed)) {
+      Group* g = open_;
+      Launch(*g);
+      if (flight_ == g) open_ = g == &groups_[0] ? &groups_[1] : &groups_[0];
+      NewOpenGroup();
+    }
+  }
+}
+
+void StoreImpl::NewOpenGroup() {
+  Group& g = *open_;
+  g.requests.clear();
+  g.results.clear();
+  g.owned.clear();
+  if (g.buf.capacity() > (16u << 20)) std::string().swap(g.buf);
+  g.buf.clear();
+  g.start = 0;
+  g.bytes = 0;
+  g.events = 0;
+  g.written_requests = 0;
+  g.sealed = false;
+  g.update->Reset(flight_update_ ? flight_update_->next_stream_id() : next_stream_id_);
+  update_ = g.update.get();
+}
+
+void StoreImpl::SyncLoop() {
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    sync_cv_.wait(lock, [&] { return sync_wanted_ || sync_stop_; });
+    if (!sync_wanted_) return;
+    sync_wanted_ = false;
+    lock.unlock();
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = log_->Sync();
+    const uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - t0)
+                                                  .count());
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    fsync_total_us_.fetch_add(us, std::memory_order_relaxed);
+    const auto& bounds = FsyncBucketBounds();
+    size_t b = 0;
+    while (b + 1 < bounds.size() && us > bounds[b]) ++b;
+    fsync_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    sync_status_ = std::move(s);
+    sync_finished_ = true;
+    syncing_ = false;
+    queue_cv_.notify_one();
   }
 }
 
@@ -74,17 +197,22 @@ void StoreImpl::Fail(const Status& why) {
     std::lock_guard lock(queue_mu_);
     failure_ = reason;
     pending.swap(queue_);
+    queued_bytes_ = 0;
   }
   for (Request& r : pending) r.done(Status::Stopped(reason));
 }
 
 Result<std::optional<int64_t>> StoreImpl::FindId(uint64_t sid, const Uuid& id) {
   if (auto n = update_->FindAddedEventId(sid, id)) return n;
+  if (flight_update_)
+    if (auto n = flight_update_->FindAddedEventId(sid, id)) return n;
   return index_->FindEventId(sid, id);
 }
 
 Result<bool> StoreImpl::EventAtIs(uint64_t sid, int64_t number, const Uuid& id) {
   if (auto* added = update_->AddedEventAt(sid, number)) return added->id == id;
+  if (flight_update_)
+    if (auto* added = flight_update_->AddedEventAt(sid, number)) return added->id == id;
   DT_ASSIGN_OR_RETURN(std::optional<int64_t> n, index_->FindEventId(sid, id));
   return n.has_value() && *n == number;
 }
@@ -165,34 +293,24 @@ Result<StoreImpl::Decision> StoreImpl::Decide(const Request& req) {
   return d;
 }
 
-void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry) {
-  update_->Reset(next_stream_id_);
-  buf_.clear();
-  const Position group_start = log_->end();
-  Position pos = group_start;
+void StoreImpl::Take(std::vector<Request>& taken, std::deque<Request>* carry) {
+  Group& g = *open_;
   Position limit = log_->limit();
   const int64_t now = NowMicros();
-  std::vector<std::pair<AppendCallback*, Result<AppendResult>>> done;
-  done.reserve(group.size());
-  std::deque<std::string> owned;  // bytes of engine-written records (stable addresses)
-  uint64_t events = 0;
-  size_t written_requests = 0;
-
-  for (size_t i = 0; i < group.size(); ++i) {
-    Request& req = group[i];
+  size_t i = 0;
+  for (; i < taken.size() && !writer_failed_; ++i) {
+    Request& req = taken[i];
     Result<Decision> decided = Decide(req);
     if (!decided.ok()) {
       Fail(decided.status());
       break;
     }
     Decision& d = *decided;
-    if (d.what == Decision::kFail) {
-      done.emplace_back(&req.done, std::move(d.status));
-      continue;
-    }
-    if (d.what == Decision::kDuplicate) {
-      d.result.duplicate = true;
-      done.emplace_back(&req.done, d.result);
+    if (d.what == Decision::kFail || d.what == Decision::kDuplicate) {
+      if (d.what == Decision::kDuplicate) d.result.duplicate = true;
+      g.results.push_back(d.what == Decision::kFail ? Result<AppendResult>(std::move(d.status))
+                                                    : Result<AppendResult>(d.result));
+      g.requests.push_back(std::move(req));
       continue;
     }
     // Plan the records: an engine-written $metadata (recreate or soft delete), then events.
@@ -209,10 +327,10 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
       }
       const int64_t meta_next = *meta ? (*meta)->last_number + 1 : 0;
       const std::string_view old_json = st ? std::string_view(st->metadata.json) : std::string_view();
-      owned.push_back(WithTruncateBefore(old_json, req.kind == Kind::kSoftDelete ? kDeletedStreamNumber : cur + 1));
-      owned.push_back(meta_stream);
-      planned_.push_back(Planned{owned.back(), meta_next, Uuid::Random(), "$metadata",
-                                 owned[owned.size() - 2], {}, true});
+      g.owned.push_back(WithTruncateBefore(old_json, req.kind == Kind::kSoftDelete ? kDeletedStreamNumber : cur + 1));
+      g.owned.push_back(meta_stream);
+      planned_.push_back(Planned{g.owned.back(), meta_next, Uuid::Random(), "$metadata",
+                                 g.owned[g.owned.size() - 2], {}, true});
     }
     if (req.kind == Kind::kAppend) {
       int64_t number = cur + 1;
@@ -223,16 +341,24 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
     }
     uint64_t size = 0;
     for (const Planned& p : planned_) size += EncodedSize(p.stream.size(), p.type.size(), p.data.size(), p.metadata.size());
+    if (g.buf.empty()) g.start = log_->end();
+    Position pos = g.start + g.buf.size();
     if (pos + size > limit) {
-      if (!buf_.empty()) {  // finish this group in the current segment; the rest goes next
-        for (size_t j = group.size(); j-- > i;) carry->push_front(std::move(group[j]));
-        group.resize(i);
-        break;
+      if (!g.buf.empty() || flight_) {
+        // Finish this group in the current segment; the rest goes into a later one, once
+        // nothing is in flight (a roll syncs the segment it leaves).
+        for (size_t j = taken.size(); j-- > i;) {
+          g.bytes -= taken[j].bytes;
+          carry->push_front(std::move(taken[j]));
+        }
+        g.sealed = true;
+        return;
       }
       Status s = log_->Roll(size);
       if (!s.ok()) {
         spdlog::error("event store {}: {}", options_.folder, s.message());
-        done.emplace_back(&req.done, Status::IOError(s.message()));
+        g.results.push_back(Status::IOError(s.message()));
+        g.requests.push_back(std::move(req));
         continue;
       }
       limit = log_->limit();
@@ -253,7 +379,7 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
       f.type = p.type;
       f.data = p.data;
       f.metadata = p.metadata;
-      EncodeRecord(f, &buf_);
+      EncodeRecord(f, &g.buf);
       RecordView v;
       v.position = pos;
       v.length = static_cast<uint32_t>(EncodedSize(p.stream.size(), p.type.size(), p.data.size(), p.metadata.size()));
@@ -274,87 +400,102 @@ void StoreImpl::RunGroup(std::vector<Request>& group, std::deque<Request>* carry
     if (req.kind == Kind::kAppend) {
       result.first_number = cur + 1;
       result.last_number = cur + static_cast<int64_t>(req.events.size());
-      events += req.events.size();
+      g.events += req.events.size();
     } else if (req.kind == Kind::kSoftDelete) {
       result.first_number = result.last_number = cur;
     } else {
       result.first_number = result.last_number = kDeletedStreamNumber;
     }
-    done.emplace_back(&req.done, result);
-    ++written_requests;
+    g.results.push_back(result);
+    g.requests.push_back(std::move(req));
+    ++g.written_requests;
   }
+  // After a failure the group is abandoned before anything of it was written; the writer
+  // loop answers it (kStopped).
+  for (; i < taken.size(); ++i) {
+    g.results.push_back(Status::Stopped("the store stopped taking writes"));
+    g.requests.push_back(std::move(taken[i]));
+  }
+}
 
-  if (writer_failed_) {
-    // The group was abandoned before anything was written (an index read failed).
-    std::string why;
-    {
-      std::lock_guard lock(queue_mu_);
-      why = failure_;
-    }
-    for (auto& [cb, r] : done)
-      if (r.ok()) r = Status::Stopped(why);
-    for (size_t j = done.size(); j < group.size(); ++j) done.emplace_back(&group[j].done, Status::Stopped(why));
-  } else if (!buf_.empty()) {
-    Status s = log_->Write(buf_);
-    if (s.ok() && options_.sync) {
-      const auto t0 = std::chrono::steady_clock::now();
-      s = log_->Sync();
-      const uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::steady_clock::now() - t0)
-                                                    .count());
-      fsyncs_.fetch_add(1, std::memory_order_relaxed);
-      fsync_total_us_.fetch_add(us, std::memory_order_relaxed);
-      const auto& bounds = FsyncBucketBounds();
-      size_t b = 0;
-      while (b + 1 < bounds.size() && us > bounds[b]) ++b;
-      fsync_buckets_[b].fetch_add(1, std::memory_order_relaxed);
-    }
-    if (!s.ok()) {
-      // Never retry an fsync: the kernel may have dropped the pages. Make the group's bytes
-      // read as zeros (best effort) so a restart does not find events we reported failed.
-      (void)log_->ZeroTail(group_start);
-      Fail(s);
-      for (auto& [cb, r] : done)
-        if (r.ok()) r = Status::Stopped(s.message() + "; the store stopped taking writes (the append may or may not be durable)");
+void StoreImpl::Launch(Group& g) {
+  flight_ = nullptr;
+  flight_update_ = nullptr;
+  if (g.buf.empty()) {
+    Answer(g);
+    return;
+  }
+  Status s = log_->Write(g.buf);
+  if (!s.ok()) {
+    (void)log_->ZeroTail(g.start);
+    Fail(s);
+    StopAnswers(g, s.message() + "; the store stopped taking writes (the append may or may not be durable)", true);
+    Answer(g);
+    return;
+  }
+  flight_ = &g;
+  flight_update_ = g.update.get();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (options_.sync) {
+      sync_wanted_ = true;
+      syncing_ = true;
     } else {
-      s = index_->Write(update_->Finish(pos));
-      if (!s.ok()) {
-        Fail(s);
-        for (auto& [cb, r] : done)
-          if (r.ok()) r = Status::Stopped(s.message() + "; the store stopped taking writes (the append is durable in the log)");
-      } else {
-        AbsorbNewStates();
-        const auto now_steady = std::chrono::steady_clock::now();
-        const bool sync_chk = now_steady - last_chk_sync_ >= kChkSyncInterval;
-        if (sync_chk) last_chk_sync_ = now_steady;
-        Status c = log_->SaveCheckpoint(pos, sync_chk && options_.sync);
-        // Publish: every event below pos is now readable.
-        head_.store(pos, std::memory_order_release);
-        WakeWaiters();
-        {
-          std::lock_guard lock(listeners_mu_);
-          for (auto& [id, fn] : listeners_) fn(pos);
-        }
-        appends_.fetch_add(written_requests, std::memory_order_relaxed);
-        events_written_.fetch_add(events, std::memory_order_relaxed);
-        bytes_written_.fetch_add(buf_.size(), std::memory_order_relaxed);
-        if (!c.ok()) Fail(c);
-        if (DirtyCount() >= kMaxDirtyStates || now_steady - last_state_flush_ >= kStateFlushInterval) {
-          Status f = FlushStates(pos, false);
-          if (!f.ok()) Fail(f);
-          // Without a WAL, whatever the memtables hold is re-indexed after a crash: persist
-          // them every so often so that stays short.
-          if (f.ok() && pos - last_index_flush_ >= kIndexFlushBytes) {
-            f = index_->FlushInBackground();
-            if (!f.ok()) Fail(f);
-            last_index_flush_ = pos;
-          }
-        }
-      }
+      sync_status_ = Status::Ok();
+      sync_finished_ = true;
     }
   }
-  for (auto& [cb, r] : done) (*cb)(std::move(r));
-  if (buf_.capacity() > (16u << 20)) std::string().swap(buf_);
+  if (options_.sync) sync_cv_.notify_one();
+}
+
+void StoreImpl::Commit(Group& g) {
+  const Position pos = g.start + g.buf.size();
+  Status s = index_->Write(g.update->Finish(pos));
+  if (!s.ok()) {
+    Fail(s);
+    StopAnswers(g, s.message() + "; the store stopped taking writes (the append is durable in the log)", true);
+    Answer(g);
+    return;
+  }
+  AbsorbNewStates(*g.update);
+  const auto now_steady = std::chrono::steady_clock::now();
+  const bool sync_chk = now_steady - last_chk_sync_ >= kChkSyncInterval;
+  if (sync_chk) last_chk_sync_ = now_steady;
+  Status c = log_->SaveCheckpoint(pos, sync_chk && options_.sync);
+  // Publish: every event below pos is now readable.
+  head_.store(pos, std::memory_order_release);
+  WakeWaiters();
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& [id, fn] : listeners_) fn(pos);
+  }
+  appends_.fetch_add(g.written_requests, std::memory_order_relaxed);
+  events_written_.fetch_add(g.events, std::memory_order_relaxed);
+  bytes_written_.fetch_add(g.buf.size(), std::memory_order_relaxed);
+  if (!c.ok()) Fail(c);
+  if (DirtyCount() >= kMaxDirtyStates || now_steady - last_state_flush_ >= kStateFlushInterval) {
+    Status f = FlushStates(pos, false);
+    if (!f.ok()) Fail(f);
+    // Without a WAL, whatever the memtables hold is re-indexed after a crash: persist
+    // them every so often so that stays short.
+    if (f.ok() && pos - last_index_flush_ >= kIndexFlushBytes) {
+      f = index_->FlushInBackground();
+      if (!f.ok()) Fail(f);
+      last_index_flush_ = pos;
+    }
+  }
+  Answer(g);
+}
+
+void StoreImpl::Answer(Group& g) {
+  for (size_t i = 0; i < g.requests.size(); ++i) g.requests[i].done(std::move(g.results[i]));
+  g.requests.clear();
+  g.results.clear();
+}
+
+void StoreImpl::StopAnswers(Group& g, const std::string& why, bool only_ok) {
+  for (Result<AppendResult>& r : g.results)
+    if (!only_ok || r.ok()) r = Status::Stopped(why);
 }
 
 }  // namespace dt::store
