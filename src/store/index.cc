@@ -9,6 +9,7 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 
+#include "store/id_memtable.h"
 #include "store/metadata.h"
 
 namespace dt::store {
@@ -16,8 +17,8 @@ namespace {
 
 constexpr char kCheckpointKey[] = "c";        // runs (default family), ids (ids family)
 constexpr char kStatesCheckpointKey[] = "S";
-// The ids family's checkpoint: nil id and stream id 0, which no event has (the hash
-// memtable needs keys at least as long as its prefix).
+// The ids family's checkpoint: nil id and stream id 0, which no event has (a key of the
+// same length as the others).
 const std::string kIdsCheckpointKey(24, '\0');
 
 void PutBE(std::string* s, uint64_t v) {
@@ -107,11 +108,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(bool ids) {
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (ids) {
-    // Event ids are random and only ever looked up whole, never iterated: a hash
-    // memtable makes an insert O(1) where a skiplist costs O(log n) cache misses, which
-    // dominated the writer's CPU time.
-    cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-    cf.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(1 << 20));
+    // Event ids are random and only ever looked up whole, never iterated: see
+    // id_memtable.h (an insert is O(1), a flush one sort).
+    cf.memtable_factory = NewIdMemTableFactory();
   } else {
     cf.memtable_prefix_bloom_size_ratio = 0.02;
     cf.memtable_whole_key_filtering = true;
@@ -130,7 +129,7 @@ rocksdb::DBOptions DatabaseOptions() {
   // Without a WAL, the families must be flushed together so that after a crash the
   // checkpoint (default family) never covers entries lost from another family.
   o.atomic_flush = true;
-  o.allow_concurrent_memtable_write = false;  // required by the hash memtable
+  o.allow_concurrent_memtable_write = false;  // required by the ids family's memtable
   return o;
 }
 
