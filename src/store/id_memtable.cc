@@ -75,6 +75,20 @@ class IdMemTable final : public MemTableRep {
     return (entries_->capacity() + slots_.capacity()) * sizeof(const char*) + versions_.size() * 48;
   }
 
+  // RocksDB's default Get makes a prefix iterator and never frees it: look up directly.
+  // LookupKey (db/dbformat.h) is not public; its first member points to its memtable key
+  // (varint32 length + internal key), as in every RocksDB and LevelDB release.
+  void Get(const rocksdb::LookupKey& k, void* callback_args,
+           bool (*callback_func)(void* arg, const char* entry)) override {
+    const char* memtable_key = *reinterpret_cast<const char* const*>(&k);
+    const Slice internal_key = InternalKeyOf(memtable_key);
+    std::shared_ptr<const Entries> list = EntriesOf(UserKeyOf(internal_key));
+    auto it = std::lower_bound(list->begin(), list->end(), internal_key,
+                               [&](const char* e, const Slice& key) { return compare_(e, key) < 0; });
+    for (; it != list->end() && callback_func(callback_args, *it); ++it) {
+    }
+  }
+
   Iterator* GetIterator(rocksdb::Arena* arena) override { return Make(arena, false); }
   Iterator* GetDynamicPrefixIterator(rocksdb::Arena* arena) override { return Make(arena, true); }
 
