@@ -203,10 +203,11 @@ TEST_F(FaultTest, FullDiskRefusesAppendsThatNeedANewSegmentUntilSpaceReturns) {
 
 // ---------------------------------------------------------------- the pipelined writer
 //
-// While group A's fdatasync runs, the writer decides and encodes the next group B against
-// A's (not yet durable) stream states and event ids; it takes requests that early once
-// enough bytes wait, so these tests queue a large filler behind B. B is written only after
-// A's fdatasync returned, and answered only after its own.
+// While a large group A's fdatasync runs (groups of kPipelineBytes and more go to the sync
+// thread), the writer decides and encodes the next group B against A's (not yet durable)
+// stream states and event ids; it takes requests that early once enough bytes wait, so
+// these tests queue large fillers behind B. B is written only after A's fdatasync
+// returned, and answered only after its own.
 
 std::future<Result<AppendResult>> AppendFuture(Store& store, const std::string& stream, int64_t expected,
                                                std::vector<EventData> events) {
@@ -218,20 +219,21 @@ std::future<Result<AppendResult>> AppendFuture(Store& store, const std::string& 
 
 class PipelineTest : public FaultTest {
  protected:
-  // Group A: 3 events to "p" (no stream yet), its fdatasync held. Then, behind it: B1 appends
-  // to "p" at expected version 2 (valid only after A), B2 retries A's ids (a duplicate of A),
-  // B3 expects no stream "p" (wrong after A), and fillers.
+  // Group A: 300 events of 1 kB to "p" (no stream yet), its fdatasync held. Then, behind
+  // it: B1 appends to "p" at expected version 299 (valid only after A), B2 retries A's ids
+  // (a duplicate of A), B3 expects no stream "p" (wrong after A), and fillers.
   void StartPipeline() {
     ASSERT_TRUE(Open().ok());
     AppendAcked("before", 2);
     fs_.BlockSyncs(true);
-    a_events_ = MakeEvents(3);
+    a_events_ = MakeEvents(300);
+    for (auto& e : a_events_) e.data = "\"" + std::string(1000, 'a') + "\"";
     a_ = AppendFuture(*store_, "p", kExpectedNoStream, a_events_);
     ASSERT_TRUE(fs_.WaitForBlockedSync(std::chrono::seconds(10)));
     b1_ids_ = {};
     auto b1 = MakeEvents(2);
     for (auto& e : b1) b1_ids_.push_back(e.id);
-    b_.push_back(AppendFuture(*store_, "p", 2, std::move(b1)));
+    b_.push_back(AppendFuture(*store_, "p", 299, std::move(b1)));
     b_.push_back(AppendFuture(*store_, "p", kExpectedAny, a_events_));
     b_.push_back(AppendFuture(*store_, "p", kExpectedNoStream, MakeEvents(1)));
     for (int i = 0; i < 3; ++i) {
@@ -258,31 +260,31 @@ TEST_F(PipelineTest, TheGroupBehindOneInFlightDecidesAgainstItAndIsAnsweredAfter
   auto a = a_.get();
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->first_number, 0);
-  EXPECT_EQ(a->last_number, 2);
+  EXPECT_EQ(a->last_number, 299);
   auto b1 = b_[0].get();
   ASSERT_TRUE(b1.ok()) << b1.status().ToString();
-  EXPECT_EQ(b1->first_number, 3);
+  EXPECT_EQ(b1->first_number, 300);
   EXPECT_FALSE(b1->duplicate);
   auto b2 = b_[1].get();
   ASSERT_TRUE(b2.ok()) << b2.status().ToString();
   EXPECT_TRUE(b2->duplicate);
   EXPECT_EQ(b2->first_number, 0);
-  EXPECT_EQ(b2->last_number, 2);
+  EXPECT_EQ(b2->last_number, 299);
   EXPECT_EQ(b2->first_position, a->first_position);
   EXPECT_EQ(b2->last_position, a->last_position);
   auto b3 = b_[2].get();
   ASSERT_FALSE(b3.ok());
   EXPECT_TRUE(b3.status().Is(Code::kWrongExpectedVersion)) << b3.status().ToString();
-  EXPECT_NE(b3.status().message().find("current version 4"), std::string::npos) << b3.status().message();
+  EXPECT_NE(b3.status().message().find("current version 301"), std::string::npos) << b3.status().message();
   for (size_t i = 3; i < b_.size(); ++i) ASSERT_TRUE(b_[i].get().ok());
   for (auto& e : a_events_) acked_.push_back(e.id);
   for (auto& id : b1_ids_) acked_.push_back(id);
   acked_.insert(acked_.end(), filler_ids_.begin(), filler_ids_.end());
-  versions_["p"] = 4;
+  versions_["p"] = 301;
   for (int i = 0; i < 3; ++i) versions_["filler-" + std::to_string(i)] = 99;
-  auto p = store_->ReadStream("p", 0, 10, Direction::kForward);
+  auto p = store_->ReadStream("p", 0, 1000, Direction::kForward);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->events.size(), 5u);
+  EXPECT_EQ(p->events.size(), 302u);
   Crash();
   ASSERT_TRUE(Open().ok());
   ExpectExactlyTheAcknowledgedEvents();
@@ -315,7 +317,7 @@ TEST_F(PipelineTest, AFailedFsyncOfTheGroupBehindAcknowledgesOnlyTheGroupBeforeI
   auto a = a_.get();
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   for (auto& e : a_events_) acked_.push_back(e.id);
-  versions_["p"] = 2;
+  versions_["p"] = 299;
   for (size_t i = 0; i < b_.size(); ++i) {
     auto b = b_[i].get();
     if (i == 2) {

@@ -30,6 +30,11 @@ inline constexpr size_t kMaxDirtyStates = 16384;     // stream states kept only 
 // While a group is in flight, the writer decides and encodes the next one once this many
 // bytes of requests wait (rather than all of it after the fdatasync returns).
 inline constexpr uint64_t kEagerTakeBytes = 256 << 10;
+// A group of at least this many bytes is fdatasynced by the sync thread while the writer
+// goes on with the next one; a smaller one is fdatasynced and committed by the writer
+// itself (small groups come from few or small appends, whose appenders' next requests
+// should join the next group rather than split into two alternating ones).
+inline constexpr uint64_t kPipelineBytes = 256 << 10;
 
 class StoreImpl final : public Store {
  public:
@@ -130,8 +135,10 @@ class StoreImpl final : public Store {
   // Decides and encodes `taken` into the open group (the ones that do not fit go to carry).
   void Take(std::vector<Request>& taken, std::deque<Request>* carry);
   // Writes the open group and hands its fdatasync to the sync thread (it becomes the group
-  // in flight); a group without bytes is answered at once. Requires no group in flight.
+  // in flight), or, below kPipelineBytes, fdatasyncs and commits it; a group without bytes
+  // is answered at once. Requires no group in flight.
   void Launch(Group& g);
+  Status SyncLog();  // fdatasync of the log, counted in the stats
   // The group in flight is durable: index it, publish it, answer it.
   void Commit(Group& g);
   void Answer(Group& g);

@@ -1,11 +1,13 @@
 // The group-commit writer, pipelined: one writer thread takes the queued appends, checks
 // them against the stream states (expected version, idempotency), encodes a group into one
-// buffer and writes it; a sync thread fdatasyncs it. While that fdatasync runs, the writer
+// buffer and writes it; a small group it fdatasyncs and commits itself, a large one
+// (kPipelineBytes) goes to a sync thread. While that fdatasync runs, the writer
 // decides and encodes the next group (against the states and ids of the group in flight);
-// when it returns, the writer writes the next group and hands over its fdatasync at once,
-// then indexes, publishes and answers the durable one. A group is answered only after its
-// own fdatasync returned and every earlier group was answered; a failed fdatasync fails the
-// group in flight and the open group (which was not written yet) and stops the store.
+// when it returns, the writer writes the next group and hands over its fdatasync at once
+// if that group is large too, then indexes, publishes and answers the durable one. A group
+// is answered only after its own fdatasync returned and every earlier group was answered;
+// a failed fdatasync fails the group in flight and the open group (which was not written
+// yet) and stops the store.
 #include <spdlog/spdlog.h>
 
 #include "store/metadata.h"
@@ -119,21 +121,31 @@ void StoreImpl::WriterLoop() {
         NewOpenGroup();
         continue;
       }
-      // Start the next fdatasync first, then index and answer the durable group meanwhile.
       Group* next = open_;
       flight_ = nullptr;
-      if (!next->buf.empty()) {
+      if (next->buf.size() >= kPipelineBytes) {
+        // Start the next fdatasync first, then index and answer the durable group meanwhile.
         Launch(*next);  // in flight now (unless its write failed: then it is answered)
         Commit(done);
         open_ = &done;
+        NewOpenGroup();
       } else {
-        // The open group wrote nothing (duplicates, refusals): it is answered right after.
+        // A small open group (or none) waits: answering the durable group first lets its
+        // appenders' next requests join it, as in a plain group commit.
         flight_update_ = nullptr;
         Commit(done);
-        Answer(*next);
-        open_ = next;
+        if (next->requests.empty() && !next->sealed) {
+          open_ = next;
+          NewOpenGroup();
+        } else {
+          // The open group keeps its requests (its update was reset against `done`'s
+          // states, now committed: nothing to change); it is launched next round.
+          open_ = next;
+          // done's group object is free again.
+          done.requests.clear();
+          done.results.clear();
+        }
       }
-      NewOpenGroup();
       continue;
     }
     if (!flight_ && (!open_->requests.empty() || open_->sealed)) {
@@ -168,17 +180,7 @@ void StoreImpl::SyncLoop() {
     if (!sync_wanted_) return;
     sync_wanted_ = false;
     lock.unlock();
-    const auto t0 = std::chrono::steady_clock::now();
-    Status s = log_->Sync();
-    const uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                  std::chrono::steady_clock::now() - t0)
-                                                  .count());
-    fsyncs_.fetch_add(1, std::memory_order_relaxed);
-    fsync_total_us_.fetch_add(us, std::memory_order_relaxed);
-    const auto& bounds = FsyncBucketBounds();
-    size_t b = 0;
-    while (b + 1 < bounds.size() && us > bounds[b]) ++b;
-    fsync_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    Status s = SyncLog();
     lock.lock();
     sync_status_ = std::move(s);
     sync_finished_ = true;
@@ -433,19 +435,42 @@ void StoreImpl::Launch(Group& g) {
     Answer(g);
     return;
   }
+  if (g.buf.size() < kPipelineBytes || !options_.sync) {
+    // A small group: fdatasync here and commit (a hand-over would cost more than it saves).
+    if (options_.sync) s = SyncLog();
+    if (!s.ok()) {
+      (void)log_->ZeroTail(g.start);
+      Fail(s);
+      StopAnswers(g, s.message() + "; the store stopped taking writes (the append may or may not be durable)", true);
+      Answer(g);
+      return;
+    }
+    Commit(g);
+    return;
+  }
   flight_ = &g;
   flight_update_ = g.update.get();
   {
     std::lock_guard lock(queue_mu_);
-    if (options_.sync) {
-      sync_wanted_ = true;
-      syncing_ = true;
-    } else {
-      sync_status_ = Status::Ok();
-      sync_finished_ = true;
-    }
+    sync_wanted_ = true;
+    syncing_ = true;
   }
-  if (options_.sync) sync_cv_.notify_one();
+  sync_cv_.notify_one();
+}
+
+Status StoreImpl::SyncLog() {
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = log_->Sync();
+  const uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::steady_clock::now() - t0)
+                                                .count());
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  fsync_total_us_.fetch_add(us, std::memory_order_relaxed);
+  const auto& bounds = FsyncBucketBounds();
+  size_t b = 0;
+  while (b + 1 < bounds.size() && us > bounds[b]) ++b;
+  fsync_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 void StoreImpl::Commit(Group& g) {
