@@ -91,10 +91,15 @@ size_t Server::Core::Count() const {
 
 namespace {
 
+constexpr size_t kReadBufferBytes = 4096;
+
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, std::shared_ptr<Server::Core> core)
       : core_(std::move(core)), stream_(std::move(socket)), timer_(stream_.get_executor()) {
+    // Room for a whole typical request, so that one read takes it (the buffer starts
+    // at 512 bytes and does not grow while each request fits after the last one).
+    buffer_.reserve(kReadBufferBytes);
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = fmt::format("{}:{}", ep.address().to_string(), ep.port());
@@ -106,6 +111,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   void ForceClose() override {
     beast::error_code ec;
+    timer_armed_ = false;
     timer_.cancel();
     stream_.socket().close(ec);
   }
@@ -122,15 +128,38 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   bool GotBytes() const { return buffer_.size() > 0 || (parser_ && parser_->got_some()); }
 
+  // The deadline of the current phase (reading a request, writing a response). One
+  // timer per connection backs it, re-armed only when a deadline comes earlier than the
+  // pending wait: moving a deadline later costs a store, not a timer operation, so a
+  // busy keep-alive connection touches its timer about once per timeout period.
   void Arm(std::chrono::milliseconds after) {
-    timer_.expires_after(after);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && self->state_ == State::kReading) {
-        self->timed_out_ = true;
-        beast::error_code ignored;
-        self->stream_.socket().cancel(ignored);
-      }
-    });
+    deadline_ = std::chrono::steady_clock::now() + after;
+    if (timer_armed_ && timer_at_ <= deadline_) return;
+    timer_armed_ = true;
+    timer_at_ = deadline_;
+    timer_.expires_at(deadline_);  // cancels a pending wait (it returns as aborted)
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  void OnTimer(beast::error_code ec) {
+    if (ec) return;  // re-armed or cancelled: a newer wait (if any) is pending
+    timer_armed_ = false;
+    if (state_ == State::kClosed || state_ == State::kHandling) return;  // no deadline now
+    auto now = std::chrono::steady_clock::now();
+    if (now < deadline_) {
+      timer_armed_ = true;
+      timer_at_ = deadline_;
+      timer_.expires_at(deadline_);
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec2) { self->OnTimer(ec2); });
+      return;
+    }
+    beast::error_code ignored;
+    if (state_ == State::kReading) {
+      timed_out_ = true;
+      stream_.socket().cancel(ignored);
+    } else {  // kWriting: the client does not take the response
+      stream_.socket().close(ignored);
+    }
   }
 
   void DoRead() {
@@ -140,7 +169,6 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
     parser_->body_limit(core_->options.max_body_bytes);
-    stream_.expires_never();
     Arm(core_->options.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -176,7 +204,6 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   }
 
   void OnReadError(beast::error_code ec) {
-    timer_.cancel();
     if (timed_out_) {
       if (GotBytes()) return WriteError(HttpStatus::request_timeout, "Request timed out: the request did not arrive in time");
       return Close();  // an idle keep-alive connection: close quietly
@@ -229,8 +256,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   }
 
   void OnRequest() {
-    timer_.cancel();
-    state_ = State::kHandling;
+    state_ = State::kHandling;  // no deadline while the handler works (the timer idles)
     Request req = parser_->release();
     auto rid = req["X-Request-Id"];
     request_id_ = NewRequestId(std::string_view(rid.data(), rid.size()));
@@ -244,7 +270,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     ex.request_id = request_id_;
     ex.remote_address = remote_;
     ex.received = started_;
-    ex.executor = core_->io.get_executor();
+    // The connection's strand: completions posted there run in order with the
+    // connection's own handlers, and the Reply below writes without another hop.
+    ex.executor = stream_.get_executor();
     if (core_->options.route_metrics && core_->options.metrics) {
       auto m = core_->router.Find(ex.request.method(), ex.path);
       route_ = m.route ? m.route->name : std::string("(unmatched)");
@@ -261,8 +289,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     std::weak_ptr<HttpSession> weak = shared_from_this();
     Reply reply([weak](Response res) {
       if (auto self = weak.lock()) {
-        net::post(self->stream_.get_executor(),
-                  [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+        // Inline when already on the connection's strand (handlers run on the I/O
+        // thread, completions posted to Exchange::executor); else queued to it.
+        net::dispatch(self->stream_.get_executor(),
+                      [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
       }
     });
     core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
@@ -286,6 +316,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     }
     CountRequest(101, std::chrono::steady_clock::now() - started_);
     state_ = State::kClosed;
+    timer_armed_ = false;
+    timer_.cancel();
     AcceptWebSocket(ws, std::move(stream_), std::move(ex.request));
     core_->Remove(this);  // the WebSocket registered itself
   }
@@ -317,17 +349,46 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (core_->options.access_log) {
       LogAccess({request_id_, method_, path_, status, elapsed, remote_});
     }
-    res_ = std::make_unique<Response>(std::move(res));
-    stream_.expires_after(core_->options.write_timeout);
+    Arm(core_->options.write_timeout);
     bool unread_input = !keep && parser_ && !parser_->is_done();
-    bhttp::async_write(stream_, *res_,
-                       [self = shared_from_this(), keep, unread_input](beast::error_code ec, size_t) {
-                         self->res_.reset();
-                         if (ec) return self->Close();
-                         if (unread_input) return self->Linger();
-                         if (!keep) return self->Close();
-                         self->DoRead();
-                       });
+    auto done = [self = shared_from_this(), keep, unread_input](beast::error_code ec, size_t) {
+      self->res_.reset();
+      if (ec) return self->Close();
+      if (unread_input) return self->Linger();
+      if (!keep) return self->Close();
+      self->DoRead();
+    };
+    if (res.chunked()) {  // Beast's serializer does the chunked encoding
+      res_ = std::make_unique<Response>(std::move(res));
+      return bhttp::async_write(stream_, *res_, std::move(done));
+    }
+    // The same bytes Beast's serializer writes (status line, the fields in order, the
+    // body), in one buffer kept by the session: one send, no serializer state.
+    Serialize(res, out_);
+    net::async_write(stream_.socket(), net::buffer(out_), std::move(done));
+  }
+
+  static void Serialize(const Response& res, std::string& out) {
+    out.clear();
+    unsigned v = res.version();
+    unsigned code = res.result_int();
+    char line[13] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + v / 10), '.',
+                     static_cast<char>('0' + v % 10), ' ', static_cast<char>('0' + code / 100),
+                     static_cast<char>('0' + (code / 10) % 10), static_cast<char>('0' + code % 10), ' '};
+    out.append(line, sizeof line);
+    auto reason = res.reason();
+    out.append(reason.data(), reason.size());
+    out.append("\r\n");
+    for (const auto& f : res) {
+      auto name = f.name_string();
+      auto value = f.value();
+      out.append(name.data(), name.size());
+      out.append(": ");
+      out.append(value.data(), value.size());
+      out.append("\r\n");
+    }
+    out.append("\r\n");
+    out.append(res.body());
   }
 
   // After answering a request whose body was not read (413, 408, 400), read and drop
@@ -335,6 +396,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // makes the kernel reset the connection, and the client may lose the response.
   void Linger() {
     state_ = State::kWriting;
+    timer_armed_ = false;
+    timer_.cancel();  // the stream's own deadline below bounds the lingering
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     linger_bytes_ = 0;
@@ -354,6 +417,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void Close() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    timer_armed_ = false;
     timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -366,12 +430,16 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   net::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::unique_ptr<Response> res_;
+  std::unique_ptr<Response> res_;  // a chunked response being written
+  std::string out_;                // a response being written (serialized)
   std::vector<char> linger_buf_;
   size_t linger_bytes_ = 0;
   State state_ = State::kReading;
   bool stopping_ = false;
   bool timed_out_ = false;
+  std::chrono::steady_clock::time_point deadline_{};  // of the current read or write
+  std::chrono::steady_clock::time_point timer_at_{};  // expiry of the pending wait
+  bool timer_armed_ = false;                          // a wait is pending on timer_
   std::string remote_;
   // The request being answered, for the response and the access log.
   std::string request_id_, method_, path_;

@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <charconv>
+#include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "store_http/atom.h"
@@ -97,6 +102,222 @@ http::Response Bad(std::string_view message) { return ErrorResponse(HttpStatus::
 
 }  // namespace
 
+std::variant<std::vector<store::EventData>, http::Response> ParseEventsReference(
+    const std::string& body, size_t max_event_bytes) {
+  json arr = json::parse(body, nullptr, false);
+  if (arr.is_discarded()) return Bad("Write request body invalid: malformed JSON");
+  if (!arr.is_array()) return Bad("Write request body invalid: expected a JSON array of events");
+  if (arr.empty()) return Bad("Write request body invalid: no events");
+  std::vector<store::EventData> events;
+  events.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const json& e = arr[i];
+    if (!e.is_object()) return Bad(fmt::format("Write request body invalid: event {} is not an object", i));
+    auto id_it = e.find("eventId");
+    if (id_it == e.end() || !id_it->is_string())
+      return Bad(fmt::format("Write request body invalid: event {} has no eventId", i));
+    auto id = Uuid::Parse(id_it->get<std::string>());
+    if (!id || id->IsNil())
+      return Bad(fmt::format("Write request body invalid: eventId '{}' of event {} is not a UUID",
+                             id_it->get<std::string>().substr(0, 64), i));
+    auto type_it = e.find("eventType");
+    if (type_it == e.end() || !type_it->is_string() || type_it->get<std::string>().empty())
+      return Bad(fmt::format("Write request body invalid: event {} has no eventType", i));
+    store::EventData d;
+    d.id = *id;
+    d.type = type_it->get<std::string>();
+    // One flag for both, as EventStoreDB has it: JSON when the data or the metadata is.
+    bool data_json = false, meta_json = false;
+    if (auto it = e.find("data"); it != e.end()) d.data = BodyOf(*it, &data_json);
+    if (auto it = e.find("metadata"); it != e.end()) d.metadata = BodyOf(*it, &meta_json);
+    d.is_json = data_json || meta_json;
+    if (d.data.size() + d.metadata.size() > max_event_bytes) {
+      return ErrorResponse(HttpStatus::payload_too_large,
+                           fmt::format("Event too large: {} bytes (limit {} bytes per event)",
+                                       d.data.size() + d.metadata.size(), max_event_bytes));
+    }
+    events.push_back(std::move(d));
+  }
+  return events;
+}
+
+namespace {
+
+namespace sj = simdjson::dom;
+
+// A UTF-8 encoded surrogate (U+D800..U+DFFF, from a \u escape): nlohmann refuses those
+// that are not a proper pair; leave every such text to the reference path.
+bool HasSurrogate(std::string_view s) {
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while ((p = static_cast<const char*>(std::memchr(p, 0xED, static_cast<size_t>(end - p))))) {
+    if (p + 1 < end && (static_cast<unsigned char>(p[1]) & 0xE0) == 0xA0) return true;
+    ++p;
+  }
+  return false;
+}
+
+// A string as nlohmann's dump writes it (ensure_ascii off).
+bool DumpString(std::string_view s, std::string& out) {
+  if (HasSurrogate(s)) return false;
+  out.push_back('"');
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, 6);
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+  return true;
+}
+
+// A value as nlohmann's dump(-1) of its parse writes it: objects as std::map holds them
+// (sorted by key, the last of duplicate keys), integers exact. False for what is left
+// to the reference path (doubles, surrogates).
+bool DumpValue(sj::element v, std::string& out) {
+  switch (v.type()) {
+    case sj::element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (sj::element item : sj::array(v)) {
+        if (!first) out.push_back(',');
+        first = false;
+        if (!DumpValue(item, out)) return false;
+      }
+      out.push_back(']');
+      return true;
+    }
+    case sj::element_type::OBJECT: {
+      std::vector<std::pair<std::string_view, sj::element>> members;
+      for (sj::key_value_pair kv : sj::object(v)) members.emplace_back(kv.key, kv.value);
+      std::stable_sort(members.begin(), members.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      out.push_back('{');
+      bool first = true;
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i + 1 < members.size() && members[i + 1].first == members[i].first) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        if (!DumpString(members[i].first, out)) return false;
+        out.push_back(':');
+        if (!DumpValue(members[i].second, out)) return false;
+      }
+      out.push_back('}');
+      return true;
+    }
+    case sj::element_type::STRING:
+      return DumpString(std::string_view(v), out);
+    case sj::element_type::INT64:
+      out += std::to_string(int64_t(v));
+      return true;
+    case sj::element_type::UINT64:
+      out += std::to_string(uint64_t(v));
+      return true;
+    case sj::element_type::BOOL:
+      out += bool(v) ? "true" : "false";
+      return true;
+    case sj::element_type::NULL_VALUE:
+      out += "null";
+      return true;
+    case sj::element_type::DOUBLE:
+      return false;  // number formatting is left to nlohmann
+  }
+  return false;
+}
+
+// BodyOf over a simdjson value. A string that might hold a JSON object or array (it has
+// a '{' or '[') is left to the reference, which parses it.
+bool FastBodyOf(sj::element v, std::string& out, bool* is_json) {
+  *is_json = false;
+  if (v.is_null()) return true;
+  if (v.is_string()) {
+    std::string_view s(v);
+    if (HasSurrogate(s) || s.find_first_of("{[") != std::string_view::npos) return false;
+    out.assign(s);
+    return true;
+  }
+  *is_json = true;
+  return DumpValue(v, out);
+}
+
+}  // namespace
+
+std::optional<std::vector<store::EventData>> ParseEventsFast(std::string_view body,
+                                                              size_t max_event_bytes) {
+  // One parser and one padded copy of the body per thread: no allocation once warm.
+  thread_local sj::parser parser;
+  thread_local std::unique_ptr<char[]> padded;
+  thread_local size_t padded_size = 0;
+  if (body.size() + simdjson::SIMDJSON_PADDING > padded_size) {
+    padded_size = std::max<size_t>(4096, 2 * (body.size() + simdjson::SIMDJSON_PADDING));
+    padded = std::make_unique<char[]>(padded_size);
+  }
+  std::memcpy(padded.get(), body.data(), body.size());
+  std::memset(padded.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+  sj::element root;
+  if (parser.parse(padded.get(), body.size(), false).get(root) != simdjson::SUCCESS) return std::nullopt;
+  sj::array arr;
+  if (root.get_array().get(arr) != simdjson::SUCCESS || arr.size() == 0) return std::nullopt;
+  std::vector<store::EventData> events;
+  events.reserve(arr.size());
+  for (sj::element e : arr) {
+    sj::object obj;
+    if (e.get_object().get(obj) != simdjson::SUCCESS) return std::nullopt;
+    // The last member of each name counts, as in the reference.
+    sj::element id_v, type_v, data_v, meta_v;
+    bool has_id = false, has_type = false, has_data = false, has_meta = false;
+    for (sj::key_value_pair kv : obj) {
+      if (kv.key == "eventId") {
+        id_v = kv.value;
+        has_id = true;
+      } else if (kv.key == "eventType") {
+        type_v = kv.value;
+        has_type = true;
+      } else if (kv.key == "data") {
+        data_v = kv.value;
+        has_data = true;
+      } else if (kv.key == "metadata") {
+        meta_v = kv.value;
+        has_meta = true;
+      }
+    }
+    std::string_view id_text, type_text;
+    if (!has_id || id_v.get_string().get(id_text) != simdjson::SUCCESS) return std::nullopt;
+    if (!has_type || type_v.get_string().get(type_text) != simdjson::SUCCESS || type_text.empty() ||
+        HasSurrogate(type_text)) {
+      return std::nullopt;
+    }
+    auto id = Uuid::Parse(id_text);
+    if (!id || id->IsNil()) return std::nullopt;
+    store::EventData d;
+    d.id = *id;
+    d.type.assign(type_text);
+    bool data_json = false, meta_json = false;
+    if (has_data && !FastBodyOf(data_v, d.data, &data_json)) return std::nullopt;
+    if (has_meta && !FastBodyOf(meta_v, d.metadata, &meta_json)) return std::nullopt;
+    d.is_json = data_json || meta_json;
+    if (d.data.size() + d.metadata.size() > max_event_bytes) return std::nullopt;
+    events.push_back(std::move(d));
+  }
+  return events;
+}
+
 std::variant<AppendRequest, http::Response> ParseAppendRequest(
     const http::Exchange& ex, std::string_view stream, std::optional<Uuid> id_from_path,
     size_t max_event_bytes, std::string_view base) {
@@ -120,35 +341,13 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
   if (media == "application/vnd.eventstore.events+json" || media == "application/vnd.kurrent.events+json" ||
       media == "application/vnd.eventstore.event+json" || media == "application/vnd.kurrent.event+json" ||
       media == "application/vnd.eventstore.atom+json" || media == "application/vnd.kurrent.atom+json") {
-    json arr = json::parse(body, nullptr, false);
-    if (arr.is_discarded()) return Bad("Write request body invalid: malformed JSON");
-    if (!arr.is_array()) return Bad("Write request body invalid: expected a JSON array of events");
-    if (arr.empty()) return Bad("Write request body invalid: no events");
-    req.events.reserve(arr.size());
-    for (size_t i = 0; i < arr.size(); ++i) {
-      const json& e = arr[i];
-      if (!e.is_object()) return Bad(fmt::format("Write request body invalid: event {} is not an object", i));
-      auto id_it = e.find("eventId");
-      if (id_it == e.end() || !id_it->is_string())
-        return Bad(fmt::format("Write request body invalid: event {} has no eventId", i));
-      auto id = Uuid::Parse(id_it->get<std::string>());
-      if (!id || id->IsNil())
-        return Bad(fmt::format("Write request body invalid: eventId '{}' of event {} is not a UUID",
-                               id_it->get<std::string>().substr(0, 64), i));
-      auto type_it = e.find("eventType");
-      if (type_it == e.end() || !type_it->is_string() || type_it->get<std::string>().empty())
-        return Bad(fmt::format("Write request body invalid: event {} has no eventType", i));
-      store::EventData d;
-      d.id = *id;
-      d.type = type_it->get<std::string>();
-      // One flag for both, as EventStoreDB has it: JSON when the data or the metadata is.
-      bool data_json = false, meta_json = false;
-      if (auto it = e.find("data"); it != e.end()) d.data = BodyOf(*it, &data_json);
-      if (auto it = e.find("metadata"); it != e.end()) d.metadata = BodyOf(*it, &meta_json);
-      d.is_json = data_json || meta_json;
-      if (d.data.size() + d.metadata.size() > max_event_bytes) return too_large(d.data.size() + d.metadata.size());
-      req.events.push_back(std::move(d));
+    if (auto fast = ParseEventsFast(body, max_event_bytes)) {
+      req.events = std::move(*fast);
+      return req;
     }
+    auto events = ParseEventsReference(body, max_event_bytes);
+    if (auto* r = std::get_if<http::Response>(&events)) return std::move(*r);
+    req.events = std::move(std::get<std::vector<store::EventData>>(events));
     return req;
   }
 

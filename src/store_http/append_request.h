@@ -43,6 +43,19 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
     const http::Exchange& ex, std::string_view stream, std::optional<Uuid> id_from_path,
     size_t max_event_bytes, std::string_view base);
 
+// The events of an application/vnd.eventstore.events+json body, read with simdjson: the
+// same events the reference reading below gives (data and metadata as nlohmann dumps
+// them: members sorted by key, the last of duplicates, no spaces), or nullopt whenever
+// the body is not a well-formed list of valid events within max_event_bytes, or holds
+// something this path leaves to the reference (floating-point numbers): the caller then
+// takes the reference path, which finds the exact error. The fuzz target checks that
+// both agree.
+std::optional<std::vector<store::EventData>> ParseEventsFast(std::string_view body,
+                                                              size_t max_event_bytes);
+// The reference reading of such a body (nlohmann): the events, or the 400/413 to give.
+std::variant<std::vector<store::EventData>, http::Response> ParseEventsReference(
+    const std::string& body, size_t max_event_bytes);
+
 // "http://<Host header>", or "http://<fallback>" without one.
 std::string BaseUrl(const http::Exchange& ex, std::string_view fallback_host);
 
