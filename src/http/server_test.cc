@@ -39,6 +39,9 @@ struct Fixture {
         {Verb::post, "/echo", Handler([](const Exchange& ex) {
            return MakeResponse(HttpStatus::ok, ex.request.body());
          })},
+        {Verb::get, "/big", Handler([](const Exchange&) {
+           return MakeResponse(HttpStatus::ok, std::string(64u << 20, 'b'));
+         })},
         {Verb::get, "/id", Handler([](const Exchange& ex) {
            return MakeResponse(HttpStatus::ok, ex.request_id);
          })},
@@ -135,6 +138,21 @@ TEST_F(ServerTest, RequestIdIsEchoedOrGenerated) {
   EXPECT_FALSE(gen1.body().empty());
   EXPECT_NE(gen1.body(), gen2.body());
   EXPECT_EQ(gen1["X-Request-Id"], gen1.body());
+}
+
+TEST_F(ServerTest, ClientThatDoesNotReadTheResponseIsDroppedAfterTheWriteTimeout) {
+  ServerOptions o;
+  o.write_timeout = 300ms;
+  StartServer(o);
+  TestClient stuck(port_);
+  stuck.WriteRaw("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");  // and never reads
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server_->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(server_->active_connections(), 0u);
+  TestClient other(port_);
+  EXPECT_EQ(other.Do(Verb::get, "/hello").body(), "hello");
 }
 
 TEST_F(ServerTest, OversizedBodyIs413AndConnectionCloses) {

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/beast/core/string.hpp>
 #include <charconv>
 #include <cstring>
@@ -20,9 +21,16 @@ using http::HttpStatus;
 using nlohmann::json;
 
 std::optional<std::string_view> EsHeader(const http::Exchange& ex, std::string_view name) {
-  std::string es = fmt::format("ES-{}", name);
-  auto it = ex.request.find(es);
-  if (it == ex.request.end()) it = ex.request.find(fmt::format("Kurrent-{}", name));
+  // "ES-<name>", then "Kurrent-<name>", built on the stack (names are short).
+  char buf[64];
+  auto find = [&](std::string_view prefix) {
+    if (prefix.size() + name.size() > sizeof buf) return ex.request.end();
+    std::memcpy(buf, prefix.data(), prefix.size());
+    std::memcpy(buf + prefix.size(), name.data(), name.size());
+    return ex.request.find(boost::beast::string_view(buf, prefix.size() + name.size()));
+  };
+  auto it = find("ES-");
+  if (it == ex.request.end()) it = find("Kurrent-");
   if (it == ex.request.end()) return std::nullopt;
   return std::string_view(it->value().data(), it->value().size());
 }
@@ -64,16 +72,23 @@ std::string BaseUrl(const http::Exchange& ex, std::string_view fallback_host) {
   for (char c : host) {
     if (c <= 0x20 || c >= 0x7f || c == '/' || c == '"' || c == '\\') sane = false;
   }
-  return fmt::format("http://{}", sane ? host : fallback_host);
+  std::string_view h = sane ? host : fallback_host;
+  std::string out;
+  out.reserve(7 + h.size());
+  out.append("http://").append(h);
+  return out;
 }
 
 namespace {
 
 std::string MediaType(std::string_view content_type) {
-  std::string out;
-  for (char c : content_type.substr(0, content_type.find(';'))) {
-    if (c != ' ' && c != '\t') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  std::string out(type.size(), '\0');
+  size_t n = 0;
+  for (char c : type) {
+    if (c != ' ' && c != '\t') out[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
+  out.resize(n);
   return out;
 }
 
@@ -157,14 +172,24 @@ bool HasSurrogate(std::string_view s) {
   return false;
 }
 
+// Bytes a JSON string must escape: control characters, '"' and '\\'.
+constexpr std::array<bool, 256> kEscaped = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
 // A string as nlohmann's dump writes it (ensure_ascii off).
 bool DumpString(std::string_view s, std::string& out) {
   if (HasSurrogate(s)) return false;
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   size_t run = 0;  // start of the bytes not yet copied
+  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
   for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscaped[bytes[i]]) continue;
+    unsigned char c = bytes[i];
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

@@ -202,6 +202,7 @@ EventStoreService::EventStoreService(store::Store& store, ServiceOptions options
       waiters_(store),
       instance_id_(Uuid::Random().ToString()),
       fallback_host_(fmt::format("{}:{}", options_.listen_address, options_.port)),
+      admin_authorization_("Basic " + http::Base64Encode(options_.admin_user + ":" + options_.admin_password)),
       started_(std::chrono::system_clock::now()) {
   metrics_.AddCollector([this](std::string& out) {
     store::Stats s = store_.GetStats();
@@ -290,7 +291,10 @@ std::vector<http::Route> EventStoreService::Routes() {
 
 std::optional<Response> EventStoreService::Authorize(const Exchange& ex) const {
   if (options_.insecure) return std::nullopt;
-  auto creds = http::ParseBasicAuth(ex.Header("Authorization"));
+  std::string_view header = ex.Header("Authorization");
+  // What clients send for the admin account, byte for byte: no decoding needed.
+  if (http::ConstantTimeEquals(header, admin_authorization_)) return std::nullopt;
+  auto creds = http::ParseBasicAuth(header);
   // Every account is the admin account here, so "admin only" ($all, metadata) and
   // "authenticated" are the same check.
   if (creds && creds->user == options_.admin_user &&

@@ -77,6 +77,7 @@ class EventStoreService {
   CommitWaiters waiters_;
   const std::string instance_id_;
   const std::string fallback_host_;  // for URLs of requests without a Host header
+  const std::string admin_authorization_;  // "Basic <base64 of admin:password>"
   const std::chrono::system_clock::time_point started_;
   std::atomic<uint16_t> bound_port_{0};
 };
