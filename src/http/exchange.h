@@ -40,7 +40,8 @@ struct Exchange {
   std::vector<std::pair<std::string, std::string>> params;  // path parameters, decoded
   std::string remote_address;      // "ip:port" of the peer ("" in tests)
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
-  // The server's I/O executor: asynchronous handlers may put timers on it. Tests that
+  // The connection's strand on the server's I/O context: asynchronous handlers may put
+  // timers on it, and a reply made on it is written without another hop. Tests that
   // call handlers directly set it to an io_context of their own (or leave it empty for
   // handlers that need none).
   boost::asio::any_io_executor executor;
