@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sstream>
+#include <sys/resource.h>
 #include <thread>
 
 #include "client/in_process_client.h"
@@ -45,6 +46,13 @@ dt::store::EventData Event(const std::string& type, const json& data) {
 }
 
 // Writes `total` events from 4 threads; returns the number written.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 int64_t Generate(dt::store::Store& store, int64_t total) {
   std::atomic<int64_t> written{0};
   const int kThreads = 4;
@@ -169,6 +177,7 @@ int main(int argc, char** argv) {
     int64_t applied = 0;
     for (int r = 0; r < repeat; ++r) {
       dt::readmodel::Projector projector(*client, **rm);
+      double cpu0 = CpuSeconds();
       auto t0 = Clock::now();
       auto s = projector.Rebuild([&](const dt::readmodel::RebuildProgress& p) {
         std::fprintf(stderr, "\r%s run %d: %5.1f%% %lld events %.0f events/s   ", kind.c_str(),
@@ -176,12 +185,23 @@ int main(int argc, char** argv) {
                      p.events_per_second);
       });
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      double cpu = CpuSeconds() - cpu0;
       std::fprintf(stderr, "\n");
       if (!s.ok()) {
         std::fprintf(stderr, "rebuild: %s\n", s.ToString().c_str());
         return 1;
       }
-      applied = projector.GetStatus().events_applied;
+      auto st = projector.GetStatus();
+      applied = st.events_applied;
+      const auto& ph = st.rebuild.phases;
+      // The phases (wall clock; read, decode and write overlap) and this process's CPU time
+      // (user + system, all threads; a PostgreSQL server's own CPU is not in it).
+      std::fprintf(stderr,
+                   "%s run %d: %.2f s, %.0f events/s; phases s: read %.2f decode %.2f write %.2f "
+                   "finish_bulk %.2f catch_up %.2f swap %.2f; cpu %.2f s = %.2f us/event\n",
+                   kind.c_str(), r + 1, secs, static_cast<double>(applied) / secs, ph.read,
+                   ph.decode, ph.write, ph.finish_bulk, ph.catch_up, ph.swap, cpu,
+                   applied ? cpu * 1e6 / static_cast<double>(applied) : 0.0);
       rates.push_back(static_cast<double>(applied) / secs);
     }
     std::sort(rates.begin(), rates.end());

@@ -4,6 +4,9 @@
 
 #include <charconv>
 #include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "client/time_util.h"
 #include "readmodel/sql_schema.h"
@@ -51,32 +54,39 @@ constexpr const char* kAddBalances =
     "unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
     "ON CONFLICT (user_id, contact_id, currency) DO UPDATE SET "
     "amount = balances{s}.amount + excluded.amount";
-// FinishBulk: the newest version per key, balance deltas summed.
-constexpr const char* kFoldStaged[] = {
-    "INSERT INTO contacts_rebuild SELECT DISTINCT ON (id) * FROM contacts_stage "
-    "ORDER BY id, version DESC",
-    "INSERT INTO transactions_rebuild SELECT DISTINCT ON (id) * FROM transactions_stage "
-    "ORDER BY id, version DESC",
-    "INSERT INTO settings_rebuild SELECT DISTINCT ON (user_id, key) * FROM settings_stage "
-    "ORDER BY user_id, key, version DESC",
-    "INSERT INTO balances_rebuild SELECT user_id, contact_id, currency, SUM(amount) "
-    "FROM balances_stage GROUP BY user_id, contact_id, currency",
+// The bulk phase writes each contact, transaction and setting the first time its key comes
+// straight into the *_rebuild table, created without its primary key (built once, sorted, in
+// FinishBulk); a key that comes again in a later batch goes to a staging table, which
+// FinishBulk upserts over them (newest version wins). Balance deltas are summed in memory and
+// written once. So no table is written twice and nothing is folded but the few repeats.
+struct KeyedTable {
+  const char* name;
+  const char* key;
 };
+constexpr KeyedTable kKeyedTables[] = {
+    {"contacts", "id"}, {"transactions", "id"}, {"settings", "user_id, key"}};
+constexpr const char* kAddPrimaryKey =
+    "ALTER TABLE {t}_rebuild ADD CONSTRAINT {t}_pkey_g{g} PRIMARY KEY ({k})";
+constexpr const char* kFoldStaged =
+    "INSERT INTO {t}_rebuild SELECT DISTINCT ON ({k}) * FROM {t}_stage ORDER BY {k}, version DESC";
+// The rebuild's bulk transactions need not wait for their WAL to reach the disk: a crash
+// discards the whole rebuild, and the swap's commit (synchronous) flushes everything before it.
+constexpr const char* kAsyncCommit = "SET LOCAL synchronous_commit = off";
 // The bulk phase of a rebuild (see CopyRows): staging tables and the rebuild's events.
 constexpr const char* kCopyContacts =
-    "COPY contacts_stage (id, user_id, name, username, phone, email, notes, created_at, "
+    "COPY contacts{s} (id, user_id, name, username, phone, email, notes, created_at, "
     "updated_at, version, is_deleted) FROM STDIN";
 constexpr const char* kCopyTransactions =
-    "COPY transactions_stage (id, user_id, contact_id, type, direction, amount, currency, "
+    "COPY transactions{s} (id, user_id, contact_id, type, direction, amount, currency, "
     "description, transaction_date, due_date, created_at, updated_at, version, is_deleted) "
     "FROM STDIN";
 constexpr const char* kCopySettings =
-    "COPY settings_stage (user_id, key, value, version) FROM STDIN";
+    "COPY settings{s} (user_id, key, value, version) FROM STDIN";
 constexpr const char* kCopyEvents =
     "COPY events_rebuild (seq, event_id, stream, version, user_id, aggregate_type, "
     "aggregate_id, event_type, data, occurred_at) FROM STDIN";
 constexpr const char* kCopyBalances =
-    "COPY balances_stage (user_id, contact_id, currency, amount) FROM STDIN";
+    "COPY balances_rebuild (user_id, contact_id, currency, amount) FROM STDIN";
 // Statistics for the planner once the rebuild's tables are filled; not of events.data (the
 // largest column by far, only ever searched by substring).
 constexpr const char* kAnalyzeRebuild[] = {
@@ -277,6 +287,41 @@ class CopyRows {
   bool first_ = true;
 };
 
+// Replaces {t} (table), {k} (key columns) and {g} (generation).
+std::string Fill(std::string_view tmpl, const KeyedTable& t, int64_t generation) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == '{' && i + 2 < tmpl.size() && tmpl[i + 2] == '}') {
+      char f = tmpl[i + 1];
+      if (f == 't' || f == 'k' || f == 'g') {
+        out += f == 't' ? std::string(t.name) : f == 'k' ? std::string(t.key)
+                                                          : std::to_string(generation);
+        i += 2;
+        continue;
+      }
+    }
+    out += tmpl[i];
+  }
+  return out;
+}
+
+// A CREATE TABLE of sql_schema.h without its primary key (inline or as a table constraint).
+std::string WithoutPrimaryKey(std::string create) {
+  auto at = create.find(", PRIMARY KEY (");
+  if (at != std::string::npos) {
+    create.erase(at, create.find(')', at) + 1 - at);
+  } else if ((at = create.find(" PRIMARY KEY")) != std::string::npos) {
+    create.erase(at, std::string_view(" PRIMARY KEY").size());
+  }
+  return create;
+}
+
+// The ON CONFLICT clause of an upsert above (from " ON CONFLICT" to the end), for {s} = "_rebuild".
+std::string ConflictClause(const char* upsert) {
+  std::string q = sql::Render(upsert, "_rebuild", 0);
+  return q.substr(q.find(" ON CONFLICT"));
+}
+
 // Runs `copy_sql` (COPY ... FROM STDIN) with `rows` as its input.
 Status CopyIn(PGconn* c, const std::string& copy_sql, const std::string& rows) {
   auto fail = [&](const char* what) -> Status {
@@ -437,6 +482,8 @@ class PgStore final : public ReadModelStore {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
+    // Upserts need the keys: a rebuild that skipped the bulk phase gets them now.
+    if (target == Target::kRebuild && bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = ApplyLocked(c, b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
     if (!s.ok()) {
@@ -452,6 +499,7 @@ class PgStore final : public ReadModelStore {
     PGconn* c = writer_.get();
     DT_ASSIGN_OR_RETURN(ProjectionState live, LoadStateLocked(false));
     int64_t gen = live.generation + 1;
+    bulk_ = BulkState{};
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
       for (const char* t : sql::kTables) {
@@ -461,12 +509,18 @@ class PgStore final : public ReadModelStore {
         DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE IF EXISTS ") + t + "_stage").status());
       }
       for (const char* q : sql::kCreateTables) {
-        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", gen)).status());
+        std::string create = sql::Render(q, "_rebuild", gen);
+        for (const auto& k : kKeyedTables) {
+          if (create.rfind(std::string("CREATE TABLE ") + k.name + "_rebuild ", 0) == 0) {
+            create = WithoutPrimaryKey(create);  // added by FinishBulk
+          }
+        }
+        DT_RETURN_IF_ERROR(Exec(c, create).status());
       }
-      for (const char* t : sql::kStagedTables) {
+      for (const auto& k : kKeyedTables) {
         // UNLOGGED: staging rows are rebuilt from the events if the server crashes.
-        DT_RETURN_IF_ERROR(Exec(c, std::string("CREATE UNLOGGED TABLE ") + t + "_stage (LIKE " +
-                                       t + "_rebuild)")
+        DT_RETURN_IF_ERROR(Exec(c, std::string("CREATE UNLOGGED TABLE ") + k.name +
+                                       "_stage (LIKE " + k.name + "_rebuild)")
                                .status());
       }
       ProjectionState st;
@@ -477,12 +531,16 @@ class PgStore final : public ReadModelStore {
       (void)Exec(c, "ROLLBACK");
       return s;
     }
-    return Exec(c, "COMMIT").status();
+    DT_RETURN_IF_ERROR(Exec(c, "COMMIT").status());
+    bulk_.pending = true;
+    bulk_.generation = gen;
+    return Status::Ok();
   }
 
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
+    if (!bulk_.pending) return Status::Internal("ApplyBulk outside a rebuild's bulk phase");
     PGconn* c = writer_.get();
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = CopyBulkLocked(c, b, state);
@@ -496,31 +554,15 @@ class PgStore final : public ReadModelStore {
   Status FinishBulk() override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
-    PGconn* c = writer_.get();
-    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
-    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
-    Status s = [&]() -> Status {
-      for (const char* q : kFoldStaged) DT_RETURN_IF_ERROR(Exec(c, q).status());
-      for (const char* t : sql::kStagedTables) {
-        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE ") + t + "_stage").status());
-      }
-      for (const char* q : sql::kCreateIndexes) {
-        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", st.generation)).status());
-      }
-      for (const char* q : kAnalyzeRebuild) DT_RETURN_IF_ERROR(Exec(c, q).status());
-      return Status::Ok();
-    }();
-    if (!s.ok()) {
-      (void)Exec(c, "ROLLBACK");
-      return s;
-    }
-    return Exec(c, "COMMIT").status();
+    if (!bulk_.pending) return Status::Ok();
+    return FinishBulkLocked(writer_.get());
   }
 
   Status FinishRebuild() override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
+    if (bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
@@ -715,58 +757,66 @@ class PgStore final : public ReadModelStore {
     return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
   }
 
-  // The bulk phase: every row by COPY, into the staging tables and the rebuild's events
-  // table (a fresh table: no seq is there twice, so nothing to skip on conflict).
+  // The bulk phase: every row by COPY; a key's first row into its *_rebuild table, a repeat
+  // into staging; events into the rebuild's events table (a fresh table: no seq is there
+  // twice, so nothing to skip on conflict); balance deltas summed for FinishBulk.
   Status CopyBulkLocked(PGconn* c, const Batch& b, const ProjectionState& state) {
+    DT_RETURN_IF_ERROR(Exec(c, kAsyncCommit).status());
+    auto first = [&](int table, std::string_view key) {
+      return bulk_.seen[table].insert(std::hash<std::string_view>{}(key)).second;
+    };
     if (!b.contacts.empty()) {
-      CopyRows rows;
+      CopyRows rows[2];  // new keys, repeats
       for (const auto& x : b.contacts) {
-        rows.Add(x.id);
-        rows.Add(x.user_id);
-        rows.Add(x.name);
-        rows.Add(x.username);
-        rows.Add(x.phone);
-        rows.Add(x.email);
-        rows.Add(x.notes);
-        rows.Add(x.created_at);
-        rows.Add(x.updated_at);
-        rows.Add(x.version);
-        rows.Add(int64_t{x.is_deleted ? 1 : 0});
-        rows.EndRow();
+        CopyRows& r = rows[first(0, x.id) ? 0 : 1];
+        r.Add(x.id);
+        r.Add(x.user_id);
+        r.Add(x.name);
+        r.Add(x.username);
+        r.Add(x.phone);
+        r.Add(x.email);
+        r.Add(x.notes);
+        r.Add(x.created_at);
+        r.Add(x.updated_at);
+        r.Add(x.version);
+        r.Add(int64_t{x.is_deleted ? 1 : 0});
+        r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyIn(c, kCopyContacts, rows.text()));
+      DT_RETURN_IF_ERROR(CopyBoth(c, kCopyContacts, rows));
     }
     if (!b.transactions.empty()) {
-      CopyRows rows;
+      CopyRows rows[2];
       for (const auto& x : b.transactions) {
-        rows.Add(x.id);
-        rows.Add(x.user_id);
-        rows.Add(x.contact_id);
-        rows.Add(x.type);
-        rows.Add(x.direction);
-        rows.Add(x.amount);
-        rows.Add(x.currency);
-        rows.Add(x.description);
-        rows.Add(x.transaction_date);
-        rows.Add(x.due_date);
-        rows.Add(x.created_at);
-        rows.Add(x.updated_at);
-        rows.Add(x.version);
-        rows.Add(int64_t{x.is_deleted ? 1 : 0});
-        rows.EndRow();
+        CopyRows& r = rows[first(1, x.id) ? 0 : 1];
+        r.Add(x.id);
+        r.Add(x.user_id);
+        r.Add(x.contact_id);
+        r.Add(x.type);
+        r.Add(x.direction);
+        r.Add(x.amount);
+        r.Add(x.currency);
+        r.Add(x.description);
+        r.Add(x.transaction_date);
+        r.Add(x.due_date);
+        r.Add(x.created_at);
+        r.Add(x.updated_at);
+        r.Add(x.version);
+        r.Add(int64_t{x.is_deleted ? 1 : 0});
+        r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyIn(c, kCopyTransactions, rows.text()));
+      DT_RETURN_IF_ERROR(CopyBoth(c, kCopyTransactions, rows));
     }
     if (!b.settings.empty()) {
-      CopyRows rows;
+      CopyRows rows[2];
       for (const auto& x : b.settings) {
-        rows.Add(x.user_id);
-        rows.Add(x.key);
-        rows.Add(x.value);
-        rows.Add(x.version);
-        rows.EndRow();
+        CopyRows& r = rows[first(2, x.user_id + "\n" + x.key) ? 0 : 1];
+        r.Add(x.user_id);
+        r.Add(x.key);
+        r.Add(x.value);
+        r.Add(x.version);
+        r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyIn(c, kCopySettings, rows.text()));
+      DT_RETURN_IF_ERROR(CopyBoth(c, kCopySettings, rows));
     }
     if (!b.events.empty()) {
       CopyRows rows;
@@ -785,18 +835,67 @@ class PgStore final : public ReadModelStore {
       }
       DT_RETURN_IF_ERROR(CopyIn(c, kCopyEvents, rows.text()));
     }
-    if (!b.balances.empty()) {
-      CopyRows rows;
-      for (const auto& x : b.balances) {
-        rows.Add(x.user_id);
-        rows.Add(x.contact_id);
-        rows.Add(x.currency);
-        rows.Add(x.delta);
-        rows.EndRow();
-      }
-      DT_RETURN_IF_ERROR(CopyIn(c, kCopyBalances, rows.text()));
+    DT_RETURN_IF_ERROR(SaveStateLocked(c, true, state));
+    // Summed only once the batch's rows are in (a failed batch fails the rebuild anyway).
+    for (const auto& x : b.balances) {
+      auto [it, inserted] =
+          bulk_.balances.try_emplace(x.user_id + "\n" + x.contact_id + "\n" + x.currency, x);
+      if (!inserted) it->second.delta += x.delta;
     }
-    return SaveStateLocked(c, true, state);
+    return Status::Ok();
+  }
+
+  // `copy_tmpl` ({s}: the table's suffix) with rows[0] into the *_rebuild table and rows[1]
+  // into staging.
+  static Status CopyBoth(PGconn* c, const char* copy_tmpl, const CopyRows (&rows)[2]) {
+    if (!rows[0].text().empty()) {
+      DT_RETURN_IF_ERROR(CopyIn(c, sql::Render(copy_tmpl, "_rebuild", 0), rows[0].text()));
+    }
+    if (!rows[1].text().empty()) {
+      DT_RETURN_IF_ERROR(CopyIn(c, sql::Render(copy_tmpl, "_stage", 0), rows[1].text()));
+    }
+    return Status::Ok();
+  }
+
+  // Ends the bulk phase: primary keys built, staged repeats upserted, balances written,
+  // staging dropped, secondary indexes built, statistics taken; one transaction.
+  Status FinishBulkLocked(PGconn* c) {
+    const int64_t gen = bulk_.generation;
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      DT_RETURN_IF_ERROR(Exec(c, kAsyncCommit).status());
+      const char* upserts[] = {kUpsertContacts, kUpsertTransactions, kUpsertSettings};
+      for (size_t i = 0; i < std::size(kKeyedTables); ++i) {
+        const auto& t = kKeyedTables[i];
+        DT_RETURN_IF_ERROR(Exec(c, Fill(kAddPrimaryKey, t, gen)).status());
+        DT_RETURN_IF_ERROR(
+            Exec(c, Fill(kFoldStaged, t, gen) + ConflictClause(upserts[i])).status());
+        DT_RETURN_IF_ERROR(Exec(c, std::string("DROP TABLE ") + t.name + "_stage").status());
+      }
+      if (!bulk_.balances.empty()) {
+        CopyRows rows;
+        for (const auto& [key, x] : bulk_.balances) {
+          rows.Add(x.user_id);
+          rows.Add(x.contact_id);
+          rows.Add(x.currency);
+          rows.Add(x.delta);
+          rows.EndRow();
+        }
+        DT_RETURN_IF_ERROR(CopyIn(c, kCopyBalances, rows.text()));
+      }
+      for (const char* q : sql::kCreateIndexes) {
+        DT_RETURN_IF_ERROR(Exec(c, sql::Render(q, "_rebuild", gen)).status());
+      }
+      for (const char* q : kAnalyzeRebuild) DT_RETURN_IF_ERROR(Exec(c, q).status());
+      return Status::Ok();
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    DT_RETURN_IF_ERROR(Exec(c, "COMMIT").status());
+    bulk_ = BulkState{};
+    return Status::Ok();
   }
 
   Status ApplyLocked(PGconn* c, const Batch& b, const ProjectionState& state, Mode mode) {
@@ -924,8 +1023,19 @@ class PgStore final : public ReadModelStore {
     return out;
   }
 
+  // The bulk phase of a rebuild (see kKeyedTables).
+  struct BulkState {
+    bool pending = false;  // between BeginRebuild and FinishBulk: the keyed tables lack keys
+    int64_t generation = 0;
+    // Hashes of the keys already in contacts_rebuild, transactions_rebuild, settings_rebuild.
+    // A collision only sends a first row to staging, which the fold upserts all the same.
+    std::unordered_set<uint64_t> seen[3];
+    std::unordered_map<std::string, BalanceDelta> balances;  // "user\ncontact\ncurrency"
+  };
+
   const std::string url_;
   std::mutex write_mu_;
+  BulkState bulk_;       // GUARDED_BY(write_mu_)
   PgConn writer_;        // GUARDED_BY(write_mu_)
   bool locked_ = false;  // GUARDED_BY(write_mu_): writer_'s session holds the projector lock
   std::mutex pool_mu_;

@@ -380,20 +380,30 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   std::atomic<bool> abort{false};
   const size_t kMaxQueued = 4;
 
+  auto seconds_since = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  double read_secs = 0, decode_secs = 0;  // the reader's; read after it is joined
+  // Pages of at least 1,000 events, but not above a batch (so small batches stay small).
+  const size_t read_page = std::min(std::max<size_t>(options_.page_size, 1000),
+                                    std::max<size_t>(options_.rebuild_batch_events, 1));
   std::thread reader([&] {
     client::AllPosition pos = client::AllPosition::Start();
     int64_t seq = 0;
     BatchBuilder builder;
     for (;;) {
       if (abort) break;
-      auto page = events_.ReadAllForward(pos, std::max<size_t>(options_.page_size, 1000),
-                                         std::chrono::milliseconds(0));
+      auto t0 = Clock::now();
+      auto page = events_.ReadAllForward(pos, read_page, std::chrono::milliseconds(0));
+      auto t1 = Clock::now();
+      read_secs += std::chrono::duration<double>(t1 - t0).count();
       if (!page.ok()) {
         std::lock_guard lock(qmu);
         reader_error = page.status();
         break;
       }
       for (auto& e : page->events) builder.Add(std::move(e), seq);
+      decode_secs += seconds_since(t1);
       pos = page->next;
       bool end = page->end_of_log;
       if (builder.size() >= options_.rebuild_batch_events || end) {
@@ -425,7 +435,9 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
     ProjectionState next = state;
     next.position = item.next.ToString();
     next.events_applied = item.seq_after;
+    auto t0 = Clock::now();
     write_status = store_.ApplyBulk(item.batch, next);
+    prog.phases.write += seconds_since(t0);
     if (!write_status.ok()) break;
     state = next;
     pos = item.next;
@@ -437,11 +449,16 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   reader.join();
   DT_RETURN_IF_ERROR(write_status);
   if (reader_error) return *reader_error;
+  prog.phases.read = read_secs;
+  prog.phases.decode = decode_secs;
+  auto t_finish = Clock::now();
   DT_RETURN_IF_ERROR(store_.FinishBulk());
+  prog.phases.finish_bulk = seconds_since(t_finish);
 
   // Pause the live projector, catch up to the very end, swap.
   {
     std::lock_guard lock(apply_mu_);
+    auto t_catch_up = Clock::now();
     for (;;) {
       auto page = events_.ReadAllForward(pos, options_.page_size, std::chrono::milliseconds(0));
       if (!page.ok()) return page.status();
@@ -459,7 +476,10 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
       Publish(batch);
       if (page->end_of_log) break;
     }
+    auto t_swap = Clock::now();
+    prog.phases.catch_up = std::chrono::duration<double>(t_swap - t_catch_up).count();
     DT_RETURN_IF_ERROR(store_.FinishRebuild());
+    prog.phases.swap = seconds_since(t_swap);
     state_loaded_ = false;  // the live loop reloads the swapped-in checkpoint
   }
   prog.done = true;

@@ -49,6 +49,12 @@ struct RebuildProgress {
   double fraction = 0;          // of the log read (by position), 0..1
   double eta_seconds = -1;      // -1: unknown
   bool done = false;
+  // Where the time went (seconds of wall clock; the first three overlap each other, being
+  // on two threads): reading `$all`, turning events into rows, writing the bulk batches,
+  // then FinishBulk (fold, indexes), the catch-up with the live projector paused, the swap.
+  struct Phases {
+    double read = 0, decode = 0, write = 0, finish_bulk = 0, catch_up = 0, swap = 0;
+  } phases;
 };
 
 struct ProjectorStatus {

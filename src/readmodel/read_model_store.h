@@ -114,12 +114,12 @@ class ReadModelStore {
   virtual Result<ProjectionState> LoadState(Target target) = 0;
   virtual Status Apply(Target target, const Batch& batch, const ProjectionState& state) = 0;
   virtual Status BeginRebuild() = 0;
-  // The rebuild's bulk phase: rows go to staging tables without keys (append-only writes,
-  // no read-modify-write of random B-tree pages), events straight into the rebuild's events
-  // table; the state row of the rebuild is saved in the same transaction. FinishBulk()
-  // folds the staging rows into the *_rebuild tables (newest version per key, balance
-  // deltas summed) and builds the secondary indexes. Afterwards Apply(kRebuild, ...)
-  // upserts as usual (the catch-up before the swap).
+  // The rebuild's bulk phase: each store writes the batch's rows into the *_rebuild tables
+  // its cheapest way (PostgreSQL: COPY into tables without keys yet, a key's repeats in a
+  // later batch into staging, balance deltas summed in memory); the state row of the
+  // rebuild is saved in the same transaction. FinishBulk() completes the tables (keys,
+  // staged repeats folded in with the newest version winning, balances, secondary indexes).
+  // Afterwards Apply(kRebuild, ...) upserts as usual (the catch-up before the swap).
   virtual Status ApplyBulk(const Batch& batch, const ProjectionState& state) = 0;
   virtual Status FinishBulk() = 0;
   virtual Status FinishRebuild() = 0;
