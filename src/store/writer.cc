@@ -427,24 +427,19 @@ void StoreImpl::Launch(Group& g) {
     Answer(g);
     return;
   }
-  Status s = log_->Write(g.buf);
-  if (!s.ok()) {
+  // A failed write or fdatasync: cut what may be on disk, stop the store, answer the group.
+  auto fail_group = [&](const Status& s) {
     (void)log_->ZeroTail(g.start);
     Fail(s);
     StopAnswers(g, s.message() + "; the store stopped taking writes (the append may or may not be durable)", true);
     Answer(g);
-    return;
-  }
+  };
+  Status s = log_->Write(g.buf);
+  if (!s.ok()) return fail_group(s);
   if (g.buf.size() < kPipelineBytes || !options_.sync) {
     // A small group: fdatasync here and commit (a hand-over would cost more than it saves).
     if (options_.sync) s = SyncLog();
-    if (!s.ok()) {
-      (void)log_->ZeroTail(g.start);
-      Fail(s);
-      StopAnswers(g, s.message() + "; the store stopped taking writes (the append may or may not be durable)", true);
-      Answer(g);
-      return;
-    }
+    if (!s.ok()) return fail_group(s);
     Commit(g);
     return;
   }
