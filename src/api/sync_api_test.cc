@@ -596,6 +596,11 @@ TEST_P(SyncApiTest, IdempotencyKeyOnSyncAndUndoRefusesReuseForAnotherRequest) {
 TEST_P(SyncApiTest, UndoAfterTheWindowIsRefused) {
   std::string c = NewContact(*alice_, "Too late");
   std::string created = NewestEventId(*alice_);
+  // Another contact is undone in time; its undo is asked again after the window.
+  NewContact(*alice_, "Undone in time");
+  std::string undone = NewestEventId(*alice_);
+  auto first = alice_->Delete("/api/admin/events/" + undone);
+  ASSERT_EQ(first.status, 200u) << first.raw;
   std::this_thread::sleep_for(std::chrono::milliseconds(5300));
   size_t before = env_->CountDomainEvents();
   auto r = alice_->Delete("/api/admin/events/" + created);
@@ -606,6 +611,11 @@ TEST_P(SyncApiTest, UndoAfterTheWindowIsRefused) {
   EXPECT_LT(r.body["age_seconds"].get<int64_t>(), 60);
   EXPECT_EQ(env_->CountDomainEvents(), before);
   EXPECT_EQ(alice_->Get("/api/contacts/" + c).status, 200u);
+  // The retry of the undo made in time gets its first answer and writes nothing.
+  auto retry = alice_->Delete("/api/admin/events/" + undone);
+  EXPECT_EQ(retry.status, 200u) << retry.raw;
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(env_->CountDomainEvents(), before);
 }
 
 // remote_sqlite: the event store over the EventStoreDB HTTP API (a dt-eventstore process).

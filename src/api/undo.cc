@@ -27,8 +27,13 @@ http::Response SyncApi::UndoEvent(const http::Exchange& ex) {
   if (!at) return ErrorFromStatus(Status::Internal("bad occurred_at " + e.occurred_at), ex.request_id);
   int64_t age_us = NowMicros() - *at;
   if (age_us > std::chrono::duration_cast<std::chrono::microseconds>(d_.undo_window).count()) {
-    return JsonOk(S::bad_request,
-                  {{"error", "Event is too old to delete"}, {"age_seconds", age_us / 1000000}});
+    // Undone in time and asked again (a retry after a lost answer): the first answer, below.
+    auto undone = d_.store->FindEvent(claims->user_id, tracker::UndoEventId(*id).ToString());
+    if (!undone.ok()) return ErrorFromStatus(undone.status(), ex.request_id);
+    if (!undone->has_value()) {
+      return JsonOk(S::bad_request,
+                    {{"error", "Event is too old to delete"}, {"age_seconds", age_us / 1000000}});
+    }
   }
 
   tracker::CommandContext ctx;
