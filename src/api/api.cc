@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/error_mapping.h"
+#include "api/sync_api.h"
 #include "client/time_util.h"
 #include "tracker/events.h"
 #include "tracker/validation.h"
@@ -22,19 +23,7 @@ namespace {
 constexpr size_t kMaxEventsPage = 500;
 
 Result<tracker::TokenClaims> Authenticate(const ApiDeps& d, const Exchange& ex) {
-  std::string_view h = ex.Header("Authorization");
-  if (h.empty()) return Status(Code::kUnauthenticated, "Missing Authorization: Bearer token");
-  // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer", "BEARER".
-  if (h.size() < 7 || h[6] != ' ' || !std::equal(h.begin(), h.begin() + 6, "bearer", [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == b;
-      })) {
-    return Status(Code::kUnauthenticated, "Authorization must be a Bearer token");
-  }
-  std::string_view token = h.substr(7);
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  auto claims = d.jwt->Verify(token);
-  if (!claims.ok()) return Status(Code::kUnauthenticated, "Invalid or expired token");
-  return claims;
+  return AuthenticateBearer(*d.jwt, ex);
 }
 
 Result<json> ParseBody(const Exchange& ex) {
