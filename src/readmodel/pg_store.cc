@@ -70,9 +70,6 @@ constexpr const char* kAddPrimaryKey =
     "ALTER TABLE {t}_rebuild ADD CONSTRAINT {t}_pkey_g{g} PRIMARY KEY ({k})";
 constexpr const char* kFoldStaged =
     "INSERT INTO {t}_rebuild SELECT DISTINCT ON ({k}) * FROM {t}_stage ORDER BY {k}, version DESC";
-// The rebuild's bulk transactions need not wait for their WAL to reach the disk: a crash
-// discards the whole rebuild, and the swap's commit (synchronous) flushes everything before it.
-constexpr const char* kAsyncCommit = "SET LOCAL synchronous_commit = off";
 // The bulk phase of a rebuild (see CopyRows): staging tables and the rebuild's events.
 constexpr const char* kCopyContacts =
     "COPY contacts{s} (id, user_id, name, username, phone, email, notes, created_at, "
@@ -428,7 +425,13 @@ std::string Redact(const std::string& url) {
 class PgStore final : public ReadModelStore {
  public:
   explicit PgStore(std::string url) : url_(std::move(url)) {}
-  ~PgStore() override { ReleaseProjectorLock(); }
+  ~PgStore() override {
+    {
+      std::lock_guard bulk_lock(bulk_mu_);
+      ResetBulk();
+    }
+    ReleaseProjectorLock();
+  }
 
   Result<PgConn> Connect() {
     PgConn c(PQconnectdb(url_.c_str()));
@@ -496,7 +499,10 @@ class PgStore final : public ReadModelStore {
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
     // Upserts need the keys: a rebuild that skipped the bulk phase gets them now.
-    if (target == Target::kRebuild && bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
+    if (target == Target::kRebuild) {
+      std::lock_guard bulk_lock(bulk_mu_);
+      if (bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
+    }
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = ApplyLocked(c, b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
     if (!s.ok()) {
@@ -508,11 +514,16 @@ class PgStore final : public ReadModelStore {
 
   Status BeginRebuild() override {
     std::lock_guard lock(write_mu_);
+    std::lock_guard bulk_lock(bulk_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
     DT_ASSIGN_OR_RETURN(ProjectionState live, LoadStateLocked(false));
     int64_t gen = live.generation + 1;
-    bulk_ = BulkState{};
+    ResetBulk();
+    DT_ASSIGN_OR_RETURN(bulk_.conn, Connect());
+    // The bulk transactions need not wait for their WAL to reach the disk: a crash discards
+    // the whole rebuild, and the swap's commit (synchronous) flushes everything before it.
+    DT_RETURN_IF_ERROR(Exec(bulk_.conn.get(), "SET synchronous_commit = off").status());
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
       for (const char* t : sql::kTables) {
@@ -550,22 +561,25 @@ class PgStore final : public ReadModelStore {
     return Status::Ok();
   }
 
+  // The batch's rows are encoded here, on the caller's thread, and sent by a thread of their
+  // own on the bulk session (bulk_.conn) while the caller goes on to decode and encode the
+  // next batch: the server's work on one batch overlaps the client's on the next. A batch
+  // that fails is reported by the next ApplyBulk or by FinishBulk (and fails the rebuild).
+  // Not under write_mu_: the live projector's batches go on meanwhile on the writer session.
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
-    std::lock_guard lock(write_mu_);
-    DT_RETURN_IF_ERROR(EnsureWriter());
+    std::lock_guard bulk_lock(bulk_mu_);
     if (!bulk_.pending) return Status::Internal("ApplyBulk outside a rebuild's bulk phase");
-    PGconn* c = writer_.get();
-    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
-    Status s = CopyBulkLocked(c, b, state);
-    if (!s.ok()) {
-      (void)Exec(c, "ROLLBACK");
-      return s;
-    }
-    return Exec(c, "COMMIT").status();
+    auto copies = std::make_unique<std::vector<Copy>>(EncodeBulk(b));
+    DT_RETURN_IF_ERROR(WaitInFlight());
+    bulk_.in_flight = std::thread([this, copies = std::move(copies), state] {
+      bulk_.sent = SendBulk(bulk_.conn.get(), *copies, state);
+    });
+    return Status::Ok();
   }
 
   Status FinishBulk() override {
     std::lock_guard lock(write_mu_);
+    std::lock_guard bulk_lock(bulk_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     if (!bulk_.pending) return Status::Ok();
     return FinishBulkLocked(writer_.get());
@@ -575,7 +589,10 @@ class PgStore final : public ReadModelStore {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
     PGconn* c = writer_.get();
-    if (bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
+    {
+      std::lock_guard bulk_lock(bulk_mu_);
+      if (bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
+    }
     DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
@@ -770,11 +787,17 @@ class PgStore final : public ReadModelStore {
     return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
   }
 
+  // A COPY statement and its rows.
+  struct Copy {
+    std::string sql;
+    CopyRows rows;
+  };
+
   // The bulk phase: every row by COPY; a key's first row into its *_rebuild table, a repeat
   // into staging; events into the rebuild's events table (a fresh table: no seq is there
   // twice, so nothing to skip on conflict); balance deltas summed for FinishBulk.
-  Status CopyBulkLocked(PGconn* c, const Batch& b, const ProjectionState& state) {
-    DT_RETURN_IF_ERROR(Exec(c, kAsyncCommit).status());
+  std::vector<Copy> EncodeBulk(const Batch& b) {
+    std::vector<Copy> out;
     auto first = [&](int table, std::string_view key) {
       return bulk_.seen[table].insert(std::hash<std::string_view>{}(key)).second;
     };
@@ -795,7 +818,7 @@ class PgStore final : public ReadModelStore {
         r.Add(int64_t{x.is_deleted ? 1 : 0});
         r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyBoth(c, kCopyContacts, rows));
+      Both(out, kCopyContacts, rows);
     }
     if (!b.transactions.empty()) {
       CopyRows rows[2];
@@ -817,7 +840,7 @@ class PgStore final : public ReadModelStore {
         r.Add(int64_t{x.is_deleted ? 1 : 0});
         r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyBoth(c, kCopyTransactions, rows));
+      Both(out, kCopyTransactions, rows);
     }
     if (!b.settings.empty()) {
       CopyRows rows[2];
@@ -829,7 +852,7 @@ class PgStore final : public ReadModelStore {
         r.Add(x.version);
         r.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyBoth(c, kCopySettings, rows));
+      Both(out, kCopySettings, rows);
     }
     if (!b.events.empty()) {
       CopyRows rows;
@@ -846,28 +869,55 @@ class PgStore final : public ReadModelStore {
         rows.Add(x.occurred_at);
         rows.EndRow();
       }
-      DT_RETURN_IF_ERROR(CopyIn(c, kCopyEvents, rows.text()));
+      out.push_back(Copy{kCopyEvents, std::move(rows)});
     }
-    DT_RETURN_IF_ERROR(SaveStateLocked(c, true, state));
-    // Summed only once the batch's rows are in (a failed batch fails the rebuild anyway).
+    // A batch that fails fails the whole rebuild: its deltas may be summed before it is sent.
     for (const auto& x : b.balances) {
       auto [it, inserted] =
           bulk_.balances.try_emplace(x.user_id + "\n" + x.contact_id + "\n" + x.currency, x);
       if (!inserted) it->second.delta += x.delta;
     }
-    return Status::Ok();
+    return out;
+  }
+
+  // One transaction: the COPYs, then the rebuild's state row.
+  Status SendBulk(PGconn* c, std::vector<Copy>& copies, const ProjectionState& state) {
+    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
+    Status s = [&]() -> Status {
+      for (auto& copy : copies) {
+        DT_RETURN_IF_ERROR(CopyIn(c, copy.sql, copy.rows.text()));
+        copy.rows = CopyRows{};  // freed as soon as sent
+      }
+      return SaveStateLocked(c, true, state);
+    }();
+    if (!s.ok()) {
+      (void)Exec(c, "ROLLBACK");
+      return s;
+    }
+    return Exec(c, "COMMIT").status();
+  }
+
+  // The outcome of the batch in flight, once it is done (the first failure sticks).
+  Status WaitInFlight() {
+    if (bulk_.in_flight.joinable()) bulk_.in_flight.join();
+    return bulk_.sent;
+  }
+
+  // Drops the bulk phase's state; a batch in flight is waited for first.
+  void ResetBulk() {
+    if (bulk_.in_flight.joinable()) bulk_.in_flight.join();
+    bulk_ = BulkState{};
   }
 
   // `copy_tmpl` ({s}: the table's suffix) with rows[0] into the *_rebuild table and rows[1]
   // into staging.
-  static Status CopyBoth(PGconn* c, const char* copy_tmpl, const CopyRows (&rows)[2]) {
+  static void Both(std::vector<Copy>& out, const char* copy_tmpl, CopyRows (&rows)[2]) {
     if (!rows[0].text().empty()) {
-      DT_RETURN_IF_ERROR(CopyIn(c, sql::Render(copy_tmpl, "_rebuild", 0), rows[0].text()));
+      out.push_back(Copy{sql::Render(copy_tmpl, "_rebuild", 0), std::move(rows[0])});
     }
     if (!rows[1].text().empty()) {
-      DT_RETURN_IF_ERROR(CopyIn(c, sql::Render(copy_tmpl, "_stage", 0), rows[1].text()));
+      out.push_back(Copy{sql::Render(copy_tmpl, "_stage", 0), std::move(rows[1])});
     }
-    return Status::Ok();
   }
 
   // Ends the bulk phase: primary keys built, staged repeats upserted, balances written,
@@ -877,16 +927,17 @@ class PgStore final : public ReadModelStore {
   // nothing reads these tables before the swap, and a rebuild that fails here starts over.
   Status FinishBulkLocked(PGconn* c) {
     const int64_t gen = bulk_.generation;
-    DT_ASSIGN_OR_RETURN(PgConn second, Connect());
+    DT_RETURN_IF_ERROR(WaitInFlight());
+    PGconn* second = bulk_.conn.get();
     Status events_status;
     std::thread events([&] {
-      events_status = InTransaction(second.get(), [&](PGconn* e) { return FinishEvents(e, gen); });
+      events_status = InTransaction(second, [&](PGconn* e) { return FinishEvents(e, gen); });
     });
     Status s = InTransaction(c, [&](PGconn* k) { return FinishKeyed(k, gen); });
     events.join();
     DT_RETURN_IF_ERROR(s);
     DT_RETURN_IF_ERROR(events_status);
-    bulk_ = BulkState{};
+    ResetBulk();
     return Status::Ok();
   }
 
@@ -1074,6 +1125,9 @@ class PgStore final : public ReadModelStore {
   struct BulkState {
     bool pending = false;  // between BeginRebuild and FinishBulk: the keyed tables lack keys
     int64_t generation = 0;
+    PgConn conn;             // the bulk phase's own session
+    std::thread in_flight;   // sends the latest batch on conn
+    Status sent;             // in_flight's outcome, read once it is joined
     // Hashes of the keys already in contacts_rebuild, transactions_rebuild, settings_rebuild.
     // A collision only sends a first row to staging, which the fold upserts all the same.
     std::unordered_set<uint64_t> seen[3];
@@ -1081,8 +1135,9 @@ class PgStore final : public ReadModelStore {
   };
 
   const std::string url_;
-  std::mutex write_mu_;
-  BulkState bulk_;       // GUARDED_BY(write_mu_)
+  std::mutex write_mu_;  // taken before bulk_mu_ when both are
+  std::mutex bulk_mu_;
+  BulkState bulk_;       // GUARDED_BY(bulk_mu_)
   PgConn writer_;        // GUARDED_BY(write_mu_)
   bool locked_ = false;  // GUARDED_BY(write_mu_): writer_'s session holds the projector lock
   std::mutex pool_mu_;
