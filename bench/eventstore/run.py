@@ -4,9 +4,14 @@ minimal Beast server, in one run, on this machine.
 
   bench/eventstore/run.py [--build DIR] [--seconds 10] [--repeats 3] [--out FILE]
 
-Every figure is the median of --repeats runs of --seconds each. Load tools: wrk (Lua
-scripts beside this file) for HTTP, pgbench for PostgreSQL, at 1 / 16 / 64 connections.
-Prints a Markdown table (and writes it to --out when given)."""
+Every figure is the median of --repeats runs of --seconds each, at 1 / 16 / 64 connections.
+Load tools: single-event appends to dt-eventstore and the fixed-response ceiling are
+driven by es_append_client (append_client.cc: closed loop, one request in flight per
+connection, the request bytes of append_single.lua, a fresh event id per request, exact
+latencies) -- wrk builds each body in Lua, and its CPU, taken from the server on this
+2-core machine, was twice the client's (`--load-tool wrk` measures with wrk instead).
+Batch appends and $all reads use wrk (Lua scripts beside this file); PostgreSQL uses
+pgbench. Prints a Markdown table (and writes it to --out when given)."""
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request, base64, glob
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +56,19 @@ def wrk(url, script, conns, seconds, args=()):
     if args:
         cmd += ["--"] + list(args)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_load_output(url, script, out)
+
+
+def client(binary, url, conns, seconds):
+    """es_append_client: single-event appends (the same requests as append_single.lua)."""
+    cmd = [binary, "--url", url, "--connections", str(conns), "--threads", str(min(2, conns)),
+           "--seconds", str(seconds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_load_output(url, "es_append_client", out)
+
+
+def parse_load_output(url, script, out):
+    """The figures of wrk's summary (es_append_client prints the same lines)."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     def ms(v):
@@ -115,11 +133,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--conns", default="1,16,64")
     ap.add_argument("--out")
+    ap.add_argument("--load-tool", choices=["client", "wrk"], default="client",
+                    help="load tool of the single-event appends and the ceiling (default: es_append_client)")
     a = ap.parse_args()
     conns = [int(c) for c in a.conns.split(",")]
     es_bin = os.path.join(a.build, "src/bin/dt-eventstore")
     fixed_bin = os.path.join(a.build, "bench/fixed_response_server")
-    for b in (es_bin, fixed_bin):
+    client_bin = os.path.join(a.build, "bench/es_append_client")
+    for b in (es_bin, fixed_bin) + ((client_bin,) if a.load_tool == "client" else ()):
         if not os.path.exists(b):
             sys.exit(f"missing {b}: build first (./manage.sh build)")
     work = tempfile.mkdtemp(prefix="dt-bench-", dir=os.path.join(ROOT, "build") if os.path.isdir(os.path.join(ROOT, "build")) else None)
@@ -134,7 +155,10 @@ def main():
         es, base = start([es_bin, "--db", os.path.join(work, "es"), "--http-port", "0"])
         try:
             for c in conns:
-                res, _ = median_runs(lambda: wrk(base, os.path.join(HERE, "append_single.lua"), c, a.seconds), a.repeats)
+                if a.load_tool == "client":
+                    res, _ = median_runs(lambda: client(client_bin, base, c, a.seconds), a.repeats)
+                else:
+                    res, _ = median_runs(lambda: wrk(base, os.path.join(HERE, "append_single.lua"), c, a.seconds), a.repeats)
                 row("dt-eventstore", "append 1 event/request (events/s)", c, res)
             res, _ = median_runs(lambda: wrk(base, os.path.join(HERE, "append_batch.lua"), 16, a.seconds), a.repeats)
             res_events = dict(res, rps=res["rps"] * 100)
@@ -167,7 +191,10 @@ def main():
         fx, fbase = start([fixed_bin, "0", "2"])
         try:
             for c in conns:
-                res, _ = median_runs(lambda: wrk(fbase, os.path.join(HERE, "fixed.lua"), c, a.seconds), a.repeats)
+                if a.load_tool == "client":
+                    res, _ = median_runs(lambda: client(client_bin, fbase, c, a.seconds), a.repeats)
+                else:
+                    res, _ = median_runs(lambda: wrk(fbase, os.path.join(HERE, "fixed.lua"), c, a.seconds), a.repeats)
                 row("minimal Beast server (fixed 201)", "same request (requests/s)", c, res)
         finally:
             stop(fx)
@@ -182,6 +209,9 @@ def main():
     if es64 and pg64:
         lines.append("")
         lines.append(f"Ratio at 64 connections, single-event appends: dt-eventstore / PostgreSQL = {es64['rps'] / pg64['rps']:.1f}x")
+    lines.append("")
+    lines.append(f"Load tools: single-event appends and the ceiling {'es_append_client' if a.load_tool == 'client' else 'wrk (append_single.lua, fixed.lua)'}; "
+                 "batch appends and $all reads wrk; PostgreSQL pgbench.")
     table = "\n".join(lines)
     print(table)
     if a.out:
