@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "store_http/atom.h"
@@ -180,6 +181,17 @@ constexpr std::array<bool, 256> kEscaped = [] {
   return t;
 }();
 
+// Whether any of the 8 bytes at p is one of kEscaped (a control character, '"' or
+// '\\'): the usual SWAR tests for a zero byte and for a byte below 0x20.
+inline bool HasEscapedByte(const unsigned char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
+}
+
 // A string as nlohmann's dump writes it (ensure_ascii off).
 bool DumpString(std::string_view s, std::string& out) {
   if (HasSurrogate(s)) return false;
@@ -188,6 +200,9 @@ bool DumpString(std::string_view s, std::string& out) {
   size_t run = 0;  // start of the bytes not yet copied
   const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
   for (size_t i = 0; i < s.size(); ++i) {
+    // Skip 8 bytes at a time while none of them needs escaping (most text).
+    while (i + 8 <= s.size() && !HasEscapedByte(bytes + i)) i += 8;
+    if (i >= s.size()) break;
     if (!kEscaped[bytes[i]]) continue;
     unsigned char c = bytes[i];
     out.append(s.data() + run, i - run);
@@ -229,10 +244,35 @@ bool DumpValue(sj::element v, std::string& out) {
       return true;
     }
     case sj::element_type::OBJECT: {
-      std::vector<std::pair<std::string_view, sj::element>> members;
-      for (sj::key_value_pair kv : sj::object(v)) members.emplace_back(kv.key, kv.value);
-      std::stable_sort(members.begin(), members.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      // Members sorted by key, stable (the last of duplicates is found by position).
+      // Small objects (the usual event) are sorted in place on the stack.
+      using Member = std::pair<std::string_view, sj::element>;
+      constexpr size_t kInline = 16;
+      std::array<Member, kInline> inline_members;
+      std::vector<Member> heap_members;
+      sj::object obj(v);
+      size_t count = 0;
+      for (sj::key_value_pair kv : obj) {
+        if (count < kInline) {
+          inline_members[count] = {kv.key, kv.value};
+        } else {
+          if (count == kInline) heap_members.assign(inline_members.begin(), inline_members.end());
+          heap_members.emplace_back(kv.key, kv.value);
+        }
+        ++count;
+      }
+      Member* begin = count <= kInline ? inline_members.data() : heap_members.data();
+      std::span<Member> members(begin, count);
+      if (count <= kInline) {  // insertion sort: stable, no allocation
+        for (size_t i = 1; i < count; ++i) {
+          for (size_t j = i; j > 0 && members[j].first < members[j - 1].first; --j) {
+            std::swap(members[j], members[j - 1]);
+          }
+        }
+      } else {
+        std::stable_sort(members.begin(), members.end(),
+                         [](const Member& a, const Member& b) { return a.first < b.first; });
+      }
       out.push_back('{');
       bool first = true;
       for (size_t i = 0; i < members.size(); ++i) {
@@ -348,11 +388,25 @@ std::variant<AppendRequest, http::Response> ParseAppendRequest(
     size_t max_event_bytes, std::string_view base) {
   if (stream.empty()) return Bad("Stream name is empty");
   if (stream == "$all") return Bad("Cannot write to $all");
-  if (auto bad = CheckFlagHeaders(ex)) return std::move(*bad);
   AppendRequest req;
-  auto ev = ParseExpectedVersion(ex);
-  if (!ev.ok()) return Bad(ev.status().message());
-  req.expected_version = *ev;
+  // Most appends carry no ES-/Kurrent- header at all: one look at the names spares the
+  // seven lookups below.
+  bool es_headers = false;
+  for (const auto& f : ex.request) {
+    auto name = f.name_string();
+    if ((name.size() > 3 && boost::beast::iequals(name.substr(0, 3), "ES-")) ||
+        (name.size() > 8 && boost::beast::iequals(name.substr(0, 8), "Kurrent-"))) {
+      es_headers = true;
+      break;
+    }
+  }
+  req.expected_version = store::kExpectedAny;
+  if (es_headers) {
+    if (auto bad = CheckFlagHeaders(ex)) return std::move(*bad);
+    auto ev = ParseExpectedVersion(ex);
+    if (!ev.ok()) return Bad(ev.status().message());
+    req.expected_version = *ev;
+  }
 
   const std::string media = MediaType(ex.Header("Content-Type"));
   const std::string& body = ex.request.body();

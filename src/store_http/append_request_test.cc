@@ -67,6 +67,28 @@ TEST(AppendRequestTest, FastReadingMatchesTheReference) {
   ExpectSame(Batch({Event(R"(,"data":{"a":1})"), Event(R"(,"data":[1,2])")}, "\n"));
 }
 
+// Strings are copied 8 bytes at a time between the characters that need escaping, and
+// objects of up to 16 members are sorted without allocating: escapes at every offset
+// of a long string, and objects on both sides of 16 members (duplicates included).
+TEST(AppendRequestTest, FastReadingMatchesTheReferenceOnLongStringsAndWideObjects) {
+  const std::string text = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (const char* escape : {R"(\")", R"(\\)", R"(\n)", R"(\u0001)", R"(\u001f)", "\x7f", "\xc3\xa9"}) {
+    for (size_t at = 0; at <= text.size(); ++at) {
+      std::string s = text.substr(0, at) + escape + text.substr(at);
+      ExpectSame(Batch({Event(R"(,"data":{"s":")" + s + R"("},"metadata":")" + s + R"(")")}));
+    }
+  }
+  for (int members : {15, 16, 17, 40}) {
+    std::string obj = "{";
+    for (int i = members; i > 0; --i) {
+      if (obj.size() > 1) obj += ",";
+      obj.append("\"k").append(std::to_string(i % 12)).append("\":").append(std::to_string(i));
+    }
+    obj += "}";
+    ExpectSame(Batch({Event(R"(,"data":)" + obj)}));
+  }
+}
+
 TEST(AppendRequestTest, FastReadingLeavesHardCasesToTheReference) {
   for (const std::string& body : std::vector<std::string>{
            "",
