@@ -24,6 +24,9 @@ using tcp = net::ip::tcp;
 
 Server::Core::Core(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {
   request_id_prefix = Uuid::Random().ToString().substr(0, 8);
+  for (const auto& [name, value] : options.headers) {
+    headers_block.append(name).append(": ").append(value).append("\r\n");
+  }
   if (Registry* m = options.metrics) {
     connections_active = &m->GetGauge("http_connections_active", "Open HTTP and WebSocket connections");
     connections_total = &m->GetCounter("http_connections_total", "Accepted connections");
@@ -251,8 +254,19 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       if (c <= 0x20 || c >= 0x7f) sane = false;
     }
     if (sane) return std::string(from_client);
-    return fmt::format("{}-{:x}", core_->request_id_prefix,
-                       core_->next_request.fetch_add(1, std::memory_order_relaxed));
+    // "<prefix>-<counter in hex>", formatted by hand (once per request).
+    uint64_t n = core_->next_request.fetch_add(1, std::memory_order_relaxed);
+    char hex[16];
+    char* end = hex + sizeof hex;
+    char* p = end;
+    do {
+      *--p = "0123456789abcdef"[n & 15];
+      n >>= 4;
+    } while (n != 0);
+    std::string id;
+    id.reserve(core_->request_id_prefix.size() + 1 + static_cast<size_t>(end - p));
+    id.append(core_->request_id_prefix).append(1, '-').append(p, end);
+    return id;
   }
 
   void OnRequest() {
@@ -260,8 +274,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     Request req = parser_->release();
     auto rid = req["X-Request-Id"];
     request_id_ = NewRequestId(std::string_view(rid.data(), rid.size()));
-    method_ = std::string(req.method_string());
-    path_ = std::string(req.target());
+    if (core_->options.access_log || core_->options.route_metrics) {  // their only readers
+      method_.assign(req.method_string().data(), req.method_string().size());
+      path_.assign(req.target().data(), req.target().size());
+    }
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     head_ = req.method() == Verb::head;
@@ -335,8 +351,12 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     bool keep = keep_alive_ && !stopping_;
     res.version(version_);
     res.keep_alive(keep);
-    res.set(bhttp::field::server, core_->options.server_name);
-    res.set("X-Request-Id", request_id_);
+    // Server, X-Request-Id and the constant headers follow the handler's fields; they
+    // replace same-named ones. Written straight into the output (not set as fields)
+    // unless the response is chunked.
+    res.erase(bhttp::field::server);
+    res.erase("X-Request-Id");
+    for (const auto& h : core_->options.headers) res.erase(h.first);
     if (core_->options.decorate) core_->options.decorate(res);
     if (head_) {
       size_t len = res.body().size();
@@ -359,6 +379,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       self->DoRead();
     };
     if (res.chunked()) {  // Beast's serializer does the chunked encoding
+      res.set(bhttp::field::server, core_->options.server_name);
+      res.set("X-Request-Id", request_id_);
+      for (const auto& [name, value] : core_->options.headers) res.insert(name, value);
       res_ = std::make_unique<Response>(std::move(res));
       return bhttp::async_write(stream_, *res_, std::move(done));
     }
@@ -368,7 +391,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     net::async_write(stream_.socket(), net::buffer(out_), std::move(done));
   }
 
-  static void Serialize(const Response& res, std::string& out) {
+  void Serialize(const Response& res, std::string& out) const {
     out.clear();
     unsigned v = res.version();
     unsigned code = res.result_int();
@@ -387,6 +410,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       out.append(value.data(), value.size());
       out.append("\r\n");
     }
+    out.append("Server: ").append(core_->options.server_name).append("\r\n");
+    out.append("X-Request-Id: ").append(request_id_).append("\r\n");
+    out.append(core_->headers_block);
     out.append("\r\n");
     out.append(res.body());
   }

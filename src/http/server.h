@@ -24,6 +24,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "http/router.h"
@@ -63,7 +65,12 @@ struct ServerOptions {
   // route matched, "(none)" for requests refused while reading). Costs one extra route
   // lookup per request; off: http_requests_total{code} and an unlabelled histogram.
   bool route_metrics = false;
-  // Called on every response just before it is written (e.g. to add CORS headers).
+  // Added to every response after the handler's fields, replacing any field of the same
+  // name the handler set (e.g. CORS headers). Formatted once, at construction: cheaper
+  // than `decorate` for headers that never change.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Called on every response just before it is written (after `headers` replaced
+  // same-named fields; its own fields come before them).
   std::function<void(Response&)> decorate;
   WebSocketOptions websocket;
 };

@@ -61,6 +61,9 @@ struct Server::Core {
   std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
   bool stopping = false;                                     // guarded by mu
 
+  // options.headers as written on the wire ("Name: value\r\n" each).
+  std::string headers_block;
+
   std::atomic<uint64_t> next_request{0};
   std::string request_id_prefix;  // random per process, so ids differ across restarts
 

@@ -42,6 +42,18 @@ struct Fixture {
         {Verb::get, "/big", Handler([](const Exchange&) {
            return MakeResponse(HttpStatus::ok, std::string(64u << 20, 'b'));
          })},
+        {Verb::get, "/own-headers", Handler([](const Exchange&) {
+           Response r = MakeResponse(HttpStatus::ok, "own");
+           r.set("Access-Control-Allow-Origin", "handler");
+           r.set(bhttp::field::server, "handler");
+           r.set("X-Kept", "yes");
+           return r;
+         })},
+        {Verb::get, "/chunked", Handler([](const Exchange&) {
+           Response r = MakeResponse(HttpStatus::ok, "in chunks");
+           r.chunked(true);
+           return r;
+         })},
         {Verb::get, "/id", Handler([](const Exchange& ex) {
            return MakeResponse(HttpStatus::ok, ex.request_id);
          })},
@@ -138,6 +150,35 @@ TEST_F(ServerTest, RequestIdIsEchoedOrGenerated) {
   EXPECT_FALSE(gen1.body().empty());
   EXPECT_NE(gen1.body(), gen2.body());
   EXPECT_EQ(gen1["X-Request-Id"], gen1.body());
+}
+
+TEST_F(ServerTest, ConstantHeadersAreOnEveryResponseAndReplaceTheHandlers) {
+  ServerOptions o;
+  o.server_name = "test-server";
+  o.headers = {{"Access-Control-Allow-Origin", "*"}, {"X-Constant", "1"}};
+  StartServer(o);
+  TestClient c(port_);
+  auto count = [](const Response& r, boost::beast::string_view name) {
+    return std::distance(r.equal_range(name).first, r.equal_range(name).second);
+  };
+  for (const char* target : {"/hello", "/own-headers", "/chunked", "/nope"}) {
+    SCOPED_TRACE(target);
+    Response r = c.Do(Verb::get, target);
+    EXPECT_EQ(count(r, "Access-Control-Allow-Origin"), 1);
+    EXPECT_EQ(r["Access-Control-Allow-Origin"], "*");
+    EXPECT_EQ(r["X-Constant"], "1");
+    EXPECT_EQ(count(r, "Server"), 1);
+    EXPECT_EQ(r[bhttp::field::server], "test-server");
+    EXPECT_EQ(count(r, "X-Request-Id"), 1);
+    EXPECT_FALSE(r["X-Request-Id"].empty());
+  }
+  Response own = c.Do(Verb::get, "/own-headers");
+  EXPECT_EQ(own["X-Kept"], "yes");
+  EXPECT_EQ(own.body(), "own");
+  EXPECT_EQ(c.Do(Verb::get, "/chunked").body(), "in chunks");
+  Response head = c.Do(Verb::head, "/hello");
+  EXPECT_EQ(head["X-Constant"], "1");
+  EXPECT_EQ(head[bhttp::field::content_length], "5");
 }
 
 TEST_F(ServerTest, ClientThatDoesNotReadTheResponseIsDroppedAfterTheWriteTimeout) {
