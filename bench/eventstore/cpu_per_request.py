@@ -45,13 +45,14 @@ def main():
     ap.add_argument("--tool", choices=["wrk", "client"], default="wrk")
     ap.add_argument("--server", choices=["eventstore", "fixed"], default="eventstore")
     ap.add_argument("--threads", type=int, default=2, help="load tool threads (client only)")
+    ap.add_argument("--server-arg", action="append", default=[], help="extra dt-eventstore flag (repeatable)")
     ap.add_argument("--perf", help="also perf record -g the server into this file")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="dt-cpu-")
     try:
         if a.server == "eventstore":
             srv, base = bench.start([os.path.join(a.build, "src/bin/dt-eventstore"), "--db", os.path.join(work, "es"),
-                                     "--http-port", "0"])
+                                     "--http-port", "0"] + a.server_arg)
         else:
             srv, base = bench.start([os.path.join(a.build, "bench/fixed_response_server"), "0", "2"])
         try:
