@@ -3,6 +3,7 @@
 // subscription.cc.
 #include "store/store_impl.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -105,8 +106,16 @@ Status StoreImpl::OpenImpl() {
   DT_RETURN_IF_ERROR(log_->SaveCheckpoint(rec.end, true));
   last_chk_sync_ = std::chrono::steady_clock::now();
   update_->Reset(next_stream_id_);
-  if (options_.sync) syncer_ = std::thread([this] { SyncLoop(); });
-  writer_ = std::thread([this] { WriterLoop(); });
+  // Named so that per-thread CPU (/proc/<pid>/task/*/stat, perf, top -H) shows the engine's.
+  if (options_.sync)
+    syncer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "dt-store-sync");
+      SyncLoop();
+    });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "dt-store-writer");
+    WriterLoop();
+  });
   return Status::Ok();
 }
 
