@@ -99,20 +99,22 @@ Index::~Index() {
 
 namespace {
 
-// Insert hints for the default family's memtable: a run key ('r', stream id, last number)
-// is always just after the stream's previous run, so RocksDB keeps, per stream, where the
-// last one went and starts the next insert there instead of searching the whole skiplist
-// from the top (random streams made that search the writer's largest cost). The one-byte
-// checkpoint keys, rewritten with every group, are their own prefix.
-class RunInsertHint final : public rocksdb::SliceTransform {
+// Insert hints for the default family's memtable: RocksDB keeps, per prefix, where the
+// last key with it went and starts the next insert there instead of searching the whole
+// skiplist from the top (with single-event appends to many streams that search was the
+// writer's largest cost). A run key ('r', stream id, last number) always follows the
+// stream's previous run: its prefix is the stream. A recent-stream key ('w', position,
+// stream id) goes after the others: its prefix is "w". A state key ('s', name) and the
+// one-byte checkpoint keys are rewritten again and again: each is its own prefix.
+class InsertHint final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "dt.RunInsertHint"; }
+  const char* Name() const override { return "dt.InsertHint"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return key.size() == 1 ? key : rocksdb::Slice(key.data(), 9);
+    if (key.size() == 17 && key[0] == 'r') return rocksdb::Slice(key.data(), 9);
+    if (key.size() == 17 && key[0] == 'w') return rocksdb::Slice(key.data(), 1);
+    return key;
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() == 1 || (key.size() == 17 && key[0] == 'r');
-  }
+  bool InDomain(const rocksdb::Slice& key) const override { return !key.empty(); }
 };
 
 rocksdb::ColumnFamilyOptions FamilyOptions(bool ids) {
@@ -130,7 +132,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(bool ids) {
   } else {
     cf.memtable_prefix_bloom_size_ratio = 0.02;
     cf.memtable_whole_key_filtering = true;
-    cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<RunInsertHint>();
+    cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHint>();
   }
   return cf;
 }
