@@ -36,25 +36,26 @@ class IdMemTable final : public MemTableRep {
  public:
   IdMemTable(const KeyComparator& compare, rocksdb::Allocator* allocator)
       : MemTableRep(allocator), compare_(compare) {
-    slots_.assign(1 << 12, nullptr);
+    slots_.assign(1 << 12, Slot{});
   }
 
   void Insert(rocksdb::KeyHandle handle) override {
     const char* entry = static_cast<const char*>(handle);
     const std::string_view user = UserKeyOf(InternalKeyOf(entry));
+    const size_t hash = HashOf(user);
     std::lock_guard lock(mu_);
     entries_->push_back(entry);
     // One slot per user key; other versions of it (the checkpoint key, rewritten with every
     // group) wait beside the table.
-    size_t i = HashOf(user) & (slots_.size() - 1);
-    for (; slots_[i]; i = (i + 1) & (slots_.size() - 1)) {
-      if (UserKeyOf(InternalKeyOf(slots_[i])) == user) {
-        versions_.emplace(user, slots_[i]);
-        slots_[i] = entry;
+    size_t i = hash & (slots_.size() - 1);
+    for (; slots_[i].entry; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i].hash == hash && UserKeyOf(InternalKeyOf(slots_[i].entry)) == user) {
+        versions_.emplace(user, slots_[i].entry);
+        slots_[i].entry = entry;
         return;
       }
     }
-    slots_[i] = entry;
+    slots_[i] = Slot{hash, entry};
     if (++keys_ * 2 > slots_.size()) Grow();
   }
 
@@ -72,7 +73,7 @@ class IdMemTable final : public MemTableRep {
 
   size_t ApproximateMemoryUsage() override {
     std::lock_guard lock(mu_);
-    return (entries_->capacity() + slots_.capacity()) * sizeof(const char*) + versions_.size() * 48;
+    return entries_->capacity() * sizeof(const char*) + slots_.capacity() * sizeof(Slot) + versions_.size() * 48;
   }
 
   // RocksDB's default Get makes a prefix iterator and never frees it: look up directly.
@@ -82,7 +83,14 @@ class IdMemTable final : public MemTableRep {
            bool (*callback_func)(void* arg, const char* entry)) override {
     const char* memtable_key = *reinterpret_cast<const char* const*>(&k);
     const Slice internal_key = InternalKeyOf(memtable_key);
-    std::shared_ptr<const Entries> list = EntriesOf(UserKeyOf(internal_key));
+    const std::string_view user = UserKeyOf(internal_key);
+    const size_t hash = HashOf(user);
+    {
+      // Most lookups are of ids not written yet: answer those without collecting anything.
+      std::lock_guard lock(mu_);
+      if (!FindSlot(user, hash)) return;
+    }
+    std::shared_ptr<const Entries> list = EntriesOf(user);
     auto it = std::lower_bound(list->begin(), list->end(), internal_key,
                                [&](const char* e, const Slice& key) { return compare_(e, key) < 0; });
     for (; it != list->end() && callback_func(callback_args, *it); ++it) {
@@ -151,16 +159,27 @@ class IdMemTable final : public MemTableRep {
     return new (iterator_storage_.back().get()) Iter(*this, point);
   }
 
+  // A slot keeps its key's hash, so a probe reads an entry only when the hashes agree.
+  struct Slot {
+    size_t hash = 0;
+    const char* entry = nullptr;  // the newest version of the key; null: free
+  };
   // Requires mu_.
   void Grow() {
-    std::vector<const char*> old(slots_.size() * 2, nullptr);
+    std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
-    for (const char* e : old) {
-      if (!e) continue;
-      size_t i = HashOf(UserKeyOf(InternalKeyOf(e))) & (slots_.size() - 1);
-      while (slots_[i]) i = (i + 1) & (slots_.size() - 1);
-      slots_[i] = e;
+    for (const Slot& o : old) {
+      if (!o.entry) continue;
+      size_t i = o.hash & (slots_.size() - 1);
+      while (slots_[i].entry) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = o;
     }
+  }
+  // The newest entry of a user key, or null. Requires mu_.
+  const char* FindSlot(std::string_view user, size_t hash) const {
+    for (size_t i = hash & (slots_.size() - 1); slots_[i].entry; i = (i + 1) & (slots_.size() - 1))
+      if (slots_[i].hash == hash && UserKeyOf(InternalKeyOf(slots_[i].entry)) == user) return slots_[i].entry;
+    return nullptr;
   }
   void Sort(Entries& v) const {
     struct Keyed {
@@ -196,15 +215,11 @@ class IdMemTable final : public MemTableRep {
   // The entries of one user key, in order.
   std::shared_ptr<const Entries> EntriesOf(std::string_view user) const {
     auto found = std::make_shared<Entries>();
+    const size_t hash = HashOf(user);
     {
       std::lock_guard lock(mu_);
-      for (size_t i = HashOf(user) & (slots_.size() - 1); slots_[i]; i = (i + 1) & (slots_.size() - 1)) {
-        if (UserKeyOf(InternalKeyOf(slots_[i])) == user) {
-          found->push_back(slots_[i]);
-          break;
-        }
-      }
-      if (!found->empty()) {
+      if (const char* newest = FindSlot(user, hash)) {
+        found->push_back(newest);
         auto [from, to] = versions_.equal_range(user);
         for (auto it = from; it != to; ++it) found->push_back(it->second);
       }
@@ -220,7 +235,7 @@ class IdMemTable final : public MemTableRep {
   const KeyComparator& compare_;
   mutable std::mutex mu_;
   std::shared_ptr<Entries> entries_ = std::make_shared<Entries>();  // GUARDED_BY(mu_), insertion order
-  std::vector<const char*> slots_;                                   // GUARDED_BY(mu_), power of two
+  std::vector<Slot> slots_;                                          // GUARDED_BY(mu_), power of two
   size_t keys_ = 0;                                                  // GUARDED_BY(mu_): used slots
   std::unordered_multimap<std::string_view, const char*> versions_;  // GUARDED_BY(mu_): older versions
   bool read_only_ = false;                                           // GUARDED_BY(mu_)
