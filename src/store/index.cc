@@ -320,6 +320,8 @@ void IndexUpdate::Reset(uint64_t next_stream_id) {
   touched_index_.clear();
   pinned_.clear();
   added_.clear();
+  has_last_lookup_ = false;
+  last_lookup_ = nullptr;
   batch_.Clear();
   run_sid_ = 0;
   records_ = 0;
@@ -329,6 +331,9 @@ Result<const StreamState*> IndexUpdate::Current(std::string_view name) {
   auto it = touched_index_.find(name);
   if (it != touched_index_.end()) return static_cast<const StreamState*>(touched_[it->second].state.get());
   DT_ASSIGN_OR_RETURN(StatePtr committed, lookup_(name));
+  last_lookup_name_.assign(name);
+  last_lookup_ = committed;
+  has_last_lookup_ = true;
   if (!committed) return static_cast<const StreamState*>(nullptr);
   pinned_.push_back(committed);
   return committed.get();
@@ -342,7 +347,13 @@ StatePtr IndexUpdate::NewState(std::string_view name) const {
 Result<StreamState*> IndexUpdate::Touch(std::string_view name) {
   auto it = touched_index_.find(name);
   if (it != touched_index_.end()) return touched_[it->second].state.get();
-  DT_ASSIGN_OR_RETURN(StatePtr committed, lookup_(name));
+  StatePtr committed;
+  if (has_last_lookup_ && name == last_lookup_name_) {
+    committed = std::move(last_lookup_);  // the append just decided: no second lookup
+    has_last_lookup_ = false;
+  } else {
+    DT_ASSIGN_OR_RETURN(committed, lookup_(name));
+  }
   Touched t;
   t.name = std::string(name);
   if (committed) {

@@ -165,6 +165,11 @@ class IndexUpdate {
   };
   std::unordered_map<std::string, size_t, Hash, std::equal_to<>> touched_index_;
   std::vector<StatePtr> pinned_;  // committed states handed out by Current()
+  // Current()'s last lookup of a committed state (null: the stream is unknown), which
+  // Touch() takes instead of looking the same stream up again (once; cleared by Reset).
+  bool has_last_lookup_ = false;
+  std::string last_lookup_name_;
+  StatePtr last_lookup_;
   std::vector<AddedEvent> added_;
   rocksdb::WriteBatch batch_;
   Run run_;
