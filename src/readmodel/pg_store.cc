@@ -93,10 +93,13 @@ constexpr const char* kAnalyzeKeyed[] = {
     "ANALYZE contacts_rebuild (id, user_id, name, is_deleted)",
     "ANALYZE transactions_rebuild (id, user_id, contact_id, transaction_date, is_deleted)",
     "ANALYZE settings_rebuild (user_id, key)", "ANALYZE balances_rebuild (user_id, contact_id)"};
-// The events' key, like the keyed tables', is built once the bulk phase is over (a sorted
-// build instead of an index insert per row).
+// The events' and the balances' keys, like the keyed tables', are built once the bulk phase is
+// over (a sorted build instead of an index insert per row).
 constexpr const char* kAddEventsKey =
     "ALTER TABLE events_rebuild ADD CONSTRAINT events_pkey_g{g} PRIMARY KEY (seq)";
+constexpr const char* kAddBalancesKey =
+    "ALTER TABLE balances_rebuild ADD CONSTRAINT balances_pkey_g{g} "
+    "PRIMARY KEY (user_id, contact_id, currency)";
 // Settings of the sessions that complete the tables: memory to sort the keys of an index in
 // (the default 64MB spills the events' to disk); no parallel workers, as the sessions
 // themselves already run side by side.
@@ -537,7 +540,8 @@ class PgStore final : public ReadModelStore {
       }
       for (const char* q : sql::kCreateTables) {
         std::string create = sql::Render(q, "_rebuild", gen);
-        bool keyed = create.rfind("CREATE TABLE events_rebuild ", 0) == 0;
+        bool keyed = create.rfind("CREATE TABLE events_rebuild ", 0) == 0 ||
+                     create.rfind("CREATE TABLE balances_rebuild ", 0) == 0;
         for (const auto& k : kKeyedTables) {
           keyed = keyed || create.rfind(std::string("CREATE TABLE ") + k.name + "_rebuild ", 0) == 0;
         }
@@ -991,6 +995,7 @@ class PgStore final : public ReadModelStore {
       }
       DT_RETURN_IF_ERROR(CopyIn(c, kCopyBalances, rows.Finish()));
     }
+    DT_RETURN_IF_ERROR(Exec(c, sql::Render(kAddBalancesKey, "", gen)).status());
     for (const char* q : sql::kCreateIndexes) {
       std::string create = sql::Render(q, "_rebuild", gen);
       if (!OnEvents(create)) DT_RETURN_IF_ERROR(Exec(c, create).status());
