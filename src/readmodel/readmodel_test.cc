@@ -181,6 +181,59 @@ TEST_P(ReadModelTest, RebuildSwapsFreshTablesInAtomically) {
   }
 }
 
+// PostgreSQL sends a bulk batch while the caller goes on, so a batch the server refuses is
+// answered by the next ApplyBulk or by FinishBulk: either way the rebuild fails, the live
+// tables stay as they were, and the next rebuild starts over and succeeds.
+TEST_P(ReadModelTest, RefusedBulkBatchFailsTheRebuildAndLeavesTheLiveTables) {
+  if (GetParam() != "pg") GTEST_SKIP() << "the refusal is made by a PostgreSQL session";
+  Batch live;
+  live.contacts = {MakeContact("c1", "u1", "live", 0)};
+  ASSERT_TRUE(store_->Apply(Target::kLive, live, {"pos-live", 1, 0, ""}).ok());
+  auto before = store_->Dump();
+  ASSERT_TRUE(before.ok());
+  auto bulk = [](int64_t seq, const std::string& name) {
+    Batch b;
+    b.contacts = {MakeContact("c2", "u1", name, seq)};
+    b.events = {EventRow{seq, "e" + std::to_string(seq), "contact-c2", seq, "u1", "contact", "c2",
+                         "ContactUpdated", "{}", "2024-01-01T00:00:00.000000Z"}};
+    return b;
+  };
+  ASSERT_TRUE(store_->BeginRebuild().ok());
+  auto st = store_->LoadState(Target::kRebuild);
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(store_->ApplyBulk(bulk(0, "first"), *st).ok());
+  PGconn* other = PQconnectdb(db_.url.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK);
+  PGresult* r = PQexec(other, "DROP TABLE events_rebuild");  // after the batch in flight
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(other);
+  PQclear(r);
+  PQfinish(other);
+  Status second = store_->ApplyBulk(bulk(1, "second"), *st);
+  Status finish = second.ok() ? store_->FinishBulk() : second;
+  EXPECT_FALSE(finish.ok());
+  auto after = store_->Dump();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before);
+
+  ASSERT_TRUE(store_->BeginRebuild().ok());
+  st = store_->LoadState(Target::kRebuild);
+  ASSERT_TRUE(st.ok());
+  ProjectionState next = *st;
+  next.position = "pos-rebuild";
+  next.events_applied = 2;
+  ASSERT_TRUE(store_->ApplyBulk(bulk(0, "first"), next).ok());
+  ASSERT_TRUE(store_->ApplyBulk(bulk(1, "second"), next).ok());
+  ASSERT_TRUE(store_->FinishRebuild().ok());
+  auto contact = store_->GetContact("u1", "c2");
+  ASSERT_TRUE(contact.ok());
+  ASSERT_TRUE(contact->has_value());
+  EXPECT_EQ((*contact)->name, "second");
+  EXPECT_FALSE(store_->GetContact("u1", "c1")->has_value());
+  auto events = store_->AllEventsAfter(-1, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u);
+}
+
 TEST_P(ReadModelTest, ProjectorLockIsExclusiveAndTakenOverWhenReleased) {
   auto second = OpenReadModelStore(db_.url);
   ASSERT_TRUE(second.ok());
