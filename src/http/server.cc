@@ -173,7 +173,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
     parser_->body_limit(core_->options.max_body_bytes);
     Arm(core_->options.idle_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
+    // Straight from the socket: the session keeps its own deadlines (Arm), so the
+    // tcp_stream's timeout bookkeeping around every read would be pure cost.
+    bhttp::async_read_header(stream_.socket(), buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->OnHeader(ec);
                              });
@@ -199,7 +201,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   void ReadBody() {
     if (parser_->is_done()) return OnRequest();
-    bhttp::async_read(stream_, buffer_, *parser_,
+    bhttp::async_read(stream_.socket(), buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->OnReadError(ec);
                         self->OnRequest();
