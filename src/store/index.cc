@@ -1,5 +1,6 @@
 #include "store/index.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <rocksdb/filter_policy.h>
@@ -103,16 +104,15 @@ namespace {
 // last key with it went and starts the next insert there instead of searching the whole
 // skiplist from the top (with single-event appends to many streams that search was the
 // writer's largest cost). A run key ('r', stream id, last number) always follows the
-// stream's previous run: its prefix is the stream. A recent-stream key ('w', position,
-// stream id) goes after the others: its prefix is "w". A state key ('s', name) and the
-// one-byte checkpoint keys are rewritten again and again: each is its own prefix.
+// stream's previous run: its prefix is the stream. Other keys share a prefix per kind (the
+// key's first byte): the state flush writes state keys ('s', name) and recent-stream keys
+// ('w', position, stream id) in key order (Index::AddStates), so each starts next to the
+// one before it; the one-byte checkpoint keys are their own prefix.
 class InsertHint final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "dt.InsertHint"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    if (key.size() == 17 && key[0] == 'r') return rocksdb::Slice(key.data(), 9);
-    if (key.size() == 17 && key[0] == 'w') return rocksdb::Slice(key.data(), 1);
-    return key;
+    return rocksdb::Slice(key.data(), key.size() == 17 && key[0] == 'r' ? 9 : 1);
   }
   bool InDomain(const rocksdb::Slice& key) const override { return !key.empty(); }
 };
@@ -198,13 +198,32 @@ Result<IndexCheckpoints> Index::ReadCheckpoints() {
   return c;
 }
 
-void Index::AddState(rocksdb::WriteBatch* batch, const std::string& name, const StreamState* persisted,
-                     const StreamState& current) {
-  batch->Put(StateKey(name), current.Encode());
-  if (current.has_records && (!persisted || persisted->last_position != current.last_position)) {
-    if (persisted && persisted->has_records) batch->Delete(RecentKey(persisted->last_position, current.id));
-    batch->Put(RecentKey(current.last_position, current.id), name);
+void Index::AddStates(rocksdb::WriteBatch* batch, std::vector<StateChange> changes) {
+  // In key order, each insert into the skiplist memtable starts where the one before it
+  // went (the insert hint of the key's kind) instead of from the top.
+  std::sort(changes.begin(), changes.end(),
+            [](const StateChange& a, const StateChange& b) { return *a.name < *b.name; });
+  struct Recent {
+    Position position;
+    uint64_t sid;
+    const std::string* name;  // null: the key to delete
+    bool operator<(const Recent& o) const { return position != o.position ? position < o.position : sid < o.sid; }
+  };
+  std::vector<Recent> removed, added;
+  for (const StateChange& c : changes) {
+    batch->Put(StateKey(*c.name), c.current->Encode());
+    if (c.current->has_records && (!c.persisted || c.persisted->last_position != c.current->last_position)) {
+      if (c.persisted && c.persisted->has_records)
+        removed.push_back(Recent{c.persisted->last_position, c.current->id, nullptr});
+      added.push_back(Recent{c.current->last_position, c.current->id, c.name});
+    }
   }
+  // A stream's removed and added keys differ (other positions) and streams differ in id:
+  // no key is both deleted and put, so deletes may all go first.
+  std::sort(removed.begin(), removed.end());
+  std::sort(added.begin(), added.end());
+  for (const Recent& r : removed) batch->Delete(RecentKey(r.position, r.sid));
+  for (const Recent& a : added) batch->Put(RecentKey(a.position, a.sid), *a.name);
 }
 
 void Index::AddStatesCheckpoint(rocksdb::WriteBatch* batch, Position position, uint64_t next_stream_id,

@@ -85,10 +85,17 @@ class Index {
   Status VisitRecent(const std::function<bool(std::string_view name, Position last)>& visit);
 
   Status Write(rocksdb::WriteBatch* batch);
-  // Adds to `batch` the persistence of a stream's state: `persisted` is what the index
-  // holds now (null: nothing), `current` the state to hold.
-  static void AddState(rocksdb::WriteBatch* batch, const std::string& name, const StreamState* persisted,
-                       const StreamState& current);
+  // The persistence of a stream's state: `persisted` is what the index holds now (null:
+  // nothing), `current` the state to hold.
+  struct StateChange {
+    const std::string* name;
+    const StreamState* persisted;
+    const StreamState* current;
+  };
+  // Adds to `batch` the persistence of these states (of distinct streams), keys in order:
+  // state keys by name, then recent-stream keys by position, so that consecutive memtable
+  // inserts land next to each other.
+  static void AddStates(rocksdb::WriteBatch* batch, std::vector<StateChange> changes);
   // Adds the states checkpoint: every state change below `position` is in the batch or
   // already in the index.
   static void AddStatesCheckpoint(rocksdb::WriteBatch* batch, Position position, uint64_t next_stream_id,

@@ -181,12 +181,20 @@ TEST(DefaultFamily, InterleavedRunsStatesAndRecentStreamsReadBackInOrder) {
       ASSERT_TRUE(index.Write(&batch).ok());
     }
     rocksdb::WriteBatch states_batch;  // as the engine's state flush does
-    for (uint64_t sid = 1; sid <= kStreams; ++sid) {
+    std::vector<std::string> names;
+    names.reserve(kStreams);
+    std::vector<Index::StateChange> changes;
+    std::vector<StatePtr> next(kStreams + 1);
+    for (uint64_t sid = kStreams; sid >= 1; --sid) {  // in no particular order
       if (last[sid] < 0) continue;
-      Index::AddState(&states_batch, name(sid), persisted[sid].get(), states[sid]);
-      persisted[sid] = std::make_shared<StreamState>(states[sid]);
+      names.push_back(name(sid));
+      next[sid] = std::make_shared<StreamState>(states[sid]);
+      changes.push_back(Index::StateChange{&names.back(), persisted[sid].get(), next[sid].get()});
     }
+    Index::AddStates(&states_batch, std::move(changes));
     ASSERT_TRUE(index.Write(&states_batch).ok());
+    for (uint64_t sid = 1; sid <= kStreams; ++sid)
+      if (next[sid]) persisted[sid] = next[sid];
   };
   for (int r = 0; r < 10; ++r) round(50);
   check(index);

@@ -168,7 +168,10 @@ Status StoreImpl::FlushStates(Position position, bool force) {
   std::lock_guard lock(dirty_mu_);
   if (dirty_.empty() && !force) return Status::Ok();
   rocksdb::WriteBatch batch;
-  for (auto& [name, d] : dirty_) Index::AddState(&batch, name, d.persisted.get(), *d.current);
+  std::vector<Index::StateChange> changes;
+  changes.reserve(dirty_.size());
+  for (auto& [name, d] : dirty_) changes.push_back(Index::StateChange{&name, d.persisted.get(), d.current.get()});
+  Index::AddStates(&batch, std::move(changes));
   Index::AddStatesCheckpoint(&batch, position, next_stream_id_, store_id_);
   DT_RETURN_IF_ERROR(index_->Write(&batch));
   for (auto& [name, d] : dirty_) cache_.Unpin(name);
