@@ -737,7 +737,9 @@ drop_read_model() {
   resolve_config
   case "$PG_MODE" in
     none)
-      rm -f "$SQLITE_PATH" "$SQLITE_PATH-wal" "$SQLITE_PATH-shm" "$SQLITE_PATH.projector.lock"
+      # A rebuilt read model is "$SQLITE_PATH.g<N>" with "$SQLITE_PATH" a link to it.
+      rm -f "$SQLITE_PATH" "$SQLITE_PATH-wal" "$SQLITE_PATH-shm" "$SQLITE_PATH.projector.lock" \
+        "$SQLITE_PATH".g[0-9]*
       say "removed the SQLite read model $SQLITE_PATH"
       ;;
     *)

@@ -12,10 +12,12 @@
 // Rows are whole states (events carry the full state), upserted only if their version is
 // newer, so applying is idempotent.
 //
-// Rebuild: BeginRebuild() creates empty tables beside the live ones (suffix _rebuild, index
-// names carry a generation number), Apply(kRebuild, ...) fills them while the live tables
-// keep serving reads and taking live batches, and FinishRebuild() swaps them in within one
-// transaction (the old tables are dropped, the rebuild's checkpoint becomes the live one).
+// Rebuild: BeginRebuild() creates empty tables beside the live ones, Apply(kRebuild, ...)
+// fills them while the live tables keep serving reads and taking live batches, and
+// FinishRebuild() swaps them in atomically (the rebuild's checkpoint becomes the live one).
+// PostgreSQL: tables with the suffix _rebuild (index names carry a generation number),
+// swapped by renames in one transaction. SQLite: a new database file per generation, made
+// live by replacing a link (sqlite_files.h); the old file is removed, nothing is dropped.
 //
 // Several API instances on one database: exactly one projector may write; it holds the
 // projector lock (PostgreSQL: a session advisory lock on the writer connection, released by

@@ -11,6 +11,7 @@
 
 #include "client/time_util.h"
 #include "readmodel/sql_schema.h"
+#include "readmodel/sqlite_files.h"
 
 namespace dt::readmodel {
 namespace {
@@ -122,22 +123,41 @@ class Conn {
     for (auto& [k, s] : stmts_) sqlite3_finalize(s);
     if (db_) sqlite3_close_v2(db_);
   }
-  static Result<std::unique_ptr<Conn>> Open(const std::string& path, bool read_only) {
+  // kReader: read-only, for queries. kWriter: the live file's writer (WAL, synchronous =
+  // NORMAL). kBulk: a rebuild's new file, which nobody else opens until it is complete: no
+  // journal, no syncs, one exclusive lock for the whole build, a big page cache.
+  enum class Kind { kReader, kWriter, kBulk };
+  static Result<std::unique_ptr<Conn>> Open(const std::string& path, Kind kind) {
     auto c = std::make_unique<Conn>();
-    int flags = SQLITE_OPEN_NOMUTEX |
-                (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    c->file_ = path;
+    int flags = SQLITE_OPEN_NOMUTEX | (kind == Kind::kReader
+                                           ? SQLITE_OPEN_READONLY
+                                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
       std::string msg = c->db_ ? sqlite3_errmsg(c->db_) : "out of memory";
       return Status::IOError("cannot open SQLite database " + path + ": " + msg);
     }
     sqlite3_busy_timeout(c->db_, 10000);
-    if (!read_only) {
-      DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = WAL"));
-      DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = NORMAL"));
+    switch (kind) {
+      case Kind::kReader:
+        DT_RETURN_IF_ERROR(c->Exec(kCacheSize));
+        break;
+      case Kind::kWriter:
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = WAL"));
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = NORMAL"));
+        DT_RETURN_IF_ERROR(c->Exec(kCacheSize));
+        break;
+      case Kind::kBulk:
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA locking_mode = EXCLUSIVE"));
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = OFF"));
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = OFF"));
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA temp_store = MEMORY"));
+        DT_RETURN_IF_ERROR(c->Exec(kRebuildCacheSize));
+        break;
     }
-    DT_RETURN_IF_ERROR(c->Exec(kCacheSize));
     return c;
   }
+  const std::string& file() const { return file_; }
   Status Exec(const std::string& sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -173,6 +193,7 @@ class Conn {
   sqlite3* db() { return db_; }
 
  private:
+  std::string file_;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;
 };
@@ -248,162 +269,156 @@ class SqliteStore final : public ReadModelStore {
   SqliteStore(std::string path, std::unique_ptr<Conn> writer)
       : path_(std::move(path)), writer_(std::move(writer)) {}
   ~SqliteStore() override {
+    {
+      std::lock_guard lock(rebuild_mu_);
+      DropRebuildLocked();
+    }
     ReleaseProjectorLock();
     readers_.clear();
   }
 
   Status Migrate() {
     std::lock_guard lock(write_mu_);
-    for (const char* q : sql::kCreateMeta) DT_RETURN_IF_ERROR(writer_->Exec(q));
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * v, writer_->Prepare(kSchemaVersion));
-    int version = 0;
-    if (sqlite3_step(v) == SQLITE_ROW) version = sqlite3_column_int(v, 0);
-    sqlite3_reset(v);
-    if (version > sql::kSchemaVersion) {
-      return Status::InvalidArgument("DATABASE_URL: the database has schema version " +
-                                     std::to_string(version) + ", newer than this dt-server (" +
-                                     std::to_string(sql::kSchemaVersion) + ")");
-    }
-    if (version == 0) {
-      DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-      if (!TableExists("contacts")) {
-        for (const char* q : sql::kCreateTables) {
-          DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0, kIntKey)));
-        }
-        for (const char* q : sql::kCreateIndexes) {
-          DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "", 0)));
-        }
-      }
-      DT_RETURN_IF_ERROR(SetSchemaVersion(sql::kSchemaVersion));
-      DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-      return Status::Ok();
-    }
-    if (version < 2) {
-      DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-      DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(sql::kCreateBalances, "", 0)));
-      DT_RETURN_IF_ERROR(writer_->Exec(sql::kFillBalances));
-      DT_RETURN_IF_ERROR(SetSchemaVersion(2));
-      DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    }
-    return Status::Ok();
-  }
-
-  Status SetSchemaVersion(int version) {
-    DT_RETURN_IF_ERROR(writer_->Exec("DELETE FROM schema_version"));
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * ins, writer_->Prepare(kInsertSchemaVersion));
-    sqlite3_bind_int(ins, 1, version);
-    if (sqlite3_step(ins) != SQLITE_DONE) return writer_->Err("schema version");
-    return Status::Ok();
+    return MigrateLocked(*writer_);
   }
 
   std::string Describe() const override { return "SQLite at " + path_; }
 
   Result<ProjectionState> LoadState(Target target) override {
+    if (target == Target::kRebuild) {
+      std::lock_guard lock(rebuild_mu_);
+      if (!rebuild_) return ProjectionState{};
+      return LoadStateLocked(*rebuild_);
+    }
     std::lock_guard lock(write_mu_);
-    return LoadStateLocked(target == Target::kRebuild);
+    DT_ASSIGN_OR_RETURN(Conn * w, WriterLocked());
+    return LoadStateLocked(*w);
   }
 
   Status Apply(Target target, const Batch& b, const ProjectionState& state) override {
+    if (target == Target::kRebuild) {
+      std::lock_guard lock(rebuild_mu_);
+      DT_RETURN_IF_ERROR(ApplyBulkLocked(b, state));
+      return CommitRebuildLocked();
+    }
     std::lock_guard lock(write_mu_);
-    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status s = ApplyLocked(b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
+    DT_ASSIGN_OR_RETURN(Conn * w, WriterLocked());
+    DT_RETURN_IF_ERROR(w->Exec("BEGIN"));
+    Status s = ApplyLocked(*w, b, state);
     if (!s.ok()) {
-      (void)writer_->Exec("ROLLBACK");
+      (void)w->Exec("ROLLBACK");
       return s;
     }
-    return writer_->Exec("COMMIT");
+    return w->Exec("COMMIT");
   }
 
+  // The new generation's file <path>.g<N>, next to the live one: tables with their primary
+  // keys only (the secondary indexes come in FinishBulk), its own projection_state.
   Status BeginRebuild() override {
-    std::lock_guard lock(write_mu_);
-    DT_ASSIGN_OR_RETURN(ProjectionState live, LoadStateLocked(false));
-    int64_t gen = live.generation + 1;
-    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    for (const char* t : sql::kTables) {
-      DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_rebuild"));
+    std::lock_guard lock(rebuild_mu_);
+    DropRebuildLocked();
+    ProjectionState live;
+    std::string live_file;
+    {
+      std::lock_guard wlock(write_mu_);
+      DT_ASSIGN_OR_RETURN(Conn * w, WriterLocked());
+      DT_ASSIGN_OR_RETURN(live, LoadStateLocked(*w));
+      live_file = w->file();
     }
-    for (const char* t : sql::kStagedTables) {  // left by an older version's rebuild
-      DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE IF EXISTS ") + t + "_stage"));
-    }
-    for (const char* q : sql::kCreateTables) {
-      DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", gen, kIntKey)));
-    }
-    ProjectionState st;
-    st.generation = gen;
-    DT_RETURN_IF_ERROR(SaveStateLocked(true, st));
-    DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    writer_->Forget();  // statements on the dropped tables
-    // The rebuild tables' primary-key B-trees take random inserts: keep them in memory
-    // (pages are only taken as needed; the size goes back at the swap).
-    DT_RETURN_IF_ERROR(writer_->Exec(kRebuildCacheSize));
-    return Status::Ok();
+    const int64_t gen = live.generation + 1;
+    const std::string file = sqlite_files::GenerationFile(path_, gen);
+    // Whatever a crashed rebuild left (this one's file included) goes first.
+    sqlite_files::RemoveOtherGenerations(path_, live_file);
+    sqlite_files::RemoveDatabase(file);
+    rebuild_file_ = file;
+    rebuild_lock_fd_ = ::open((file + ".building").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (rebuild_lock_fd_ >= 0) (void)::flock(rebuild_lock_fd_, LOCK_EX | LOCK_NB);
+    DT_ASSIGN_OR_RETURN(rebuild_, Conn::Open(file, Conn::Kind::kBulk));
+    Status s = [&]() -> Status {
+      DT_RETURN_IF_ERROR(rebuild_->Exec("BEGIN"));
+      for (const char* q : sql::kCreateMeta) DT_RETURN_IF_ERROR(rebuild_->Exec(q));
+      DT_RETURN_IF_ERROR(SetSchemaVersion(*rebuild_, sql::kSchemaVersion));
+      for (const char* q : sql::kCreateTables) {
+        DT_RETURN_IF_ERROR(rebuild_->Exec(sql::Render(q, "", gen, kIntKey)));
+      }
+      ProjectionState st;
+      st.generation = gen;
+      DT_RETURN_IF_ERROR(SaveStateLocked(*rebuild_, st));
+      return rebuild_->Exec("COMMIT");
+    }();
+    if (!s.ok()) DropRebuildLocked();
+    return s;
   }
 
-  // SQLite has no staging: rows are upserted straight into the *_rebuild tables, which have
-  // their primary keys only (the secondary indexes come in FinishBulk). With the keys'
-  // pages cached that costs less than writing staging rows and folding them with a sort.
+  // Rows go straight into the new file's tables (upserts: a key's later events may come in a
+  // later batch), many batches per transaction; without a journal a commit only hands the
+  // pages to the OS.
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
-    std::lock_guard lock(write_mu_);
-    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status s = ApplyLocked(b, state, Mode::kRebuild);
-    if (!s.ok()) {
-      (void)writer_->Exec("ROLLBACK");
-      return s;
-    }
-    return writer_->Exec("COMMIT");
+    std::lock_guard lock(rebuild_mu_);
+    DT_RETURN_IF_ERROR(ApplyBulkLocked(b, state));
+    if (rebuild_rows_ >= kRowsPerBulkCommit) return CommitRebuildLocked();
+    return Status::Ok();
   }
 
   Status FinishBulk() override {
-    std::lock_guard lock(write_mu_);
-    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
-    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN"));
-    Status s = [&]() -> Status {
-      for (const char* q : sql::kCreateIndexes) {
-        DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
-      }
-      return Status::Ok();
-    }();
-    if (!s.ok()) {
-      (void)writer_->Exec("ROLLBACK");
-      return s;
+    std::lock_guard lock(rebuild_mu_);
+    if (!rebuild_) return Status::Internal("FinishBulk without BeginRebuild");
+    DT_RETURN_IF_ERROR(CommitRebuildLocked());
+    return CreateIndexesLocked(*rebuild_);
+  }
+
+  // Completes the new file (indexes, WAL mode, fsync), points <path> at it, moves the writer
+  // over and removes the old generation's file. Readers move at their next query.
+  Status FinishRebuild() override {
+    std::lock_guard lock(rebuild_mu_);
+    if (!rebuild_) return Status::Internal("FinishRebuild without BeginRebuild");
+    DT_RETURN_IF_ERROR(CommitRebuildLocked());
+    // A rebuild that skipped the bulk phase still ends with its indexes.
+    DT_RETURN_IF_ERROR(CreateIndexesLocked(*rebuild_));
+    const std::string file = rebuild_->file();
+    rebuild_.reset();  // writes out what is cached and drops the exclusive lock
+    // Reopened as the live writer: WAL mode (so readers read while it writes), then synced
+    // once, folder entry included, before anything points at it.
+    DT_ASSIGN_OR_RETURN(std::unique_ptr<Conn> fresh, Conn::Open(file, Conn::Kind::kWriter));
+    DT_RETURN_IF_ERROR(sqlite_files::SyncFile(file));
+    DT_RETURN_IF_ERROR(sqlite_files::SyncFolderOf(file));
+    std::lock_guard wlock(write_mu_);
+    const std::string old_file = writer_->file();
+    DT_RETURN_IF_ERROR(sqlite_files::PointLiveAt(path_, file));
+    writer_ = std::move(fresh);
+    {
+      std::lock_guard pool(pool_mu_);
+      readers_.clear();
     }
-    DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    writer_->Forget();
+    // Readers still on the old file (here or in another process) keep it open until they
+    // look again; unlinking it takes nothing from them.
+    if (old_file == path_) {  // a regular file, replaced by the link: its WAL and index
+      ::unlink((path_ + "-wal").c_str());
+      ::unlink((path_ + "-shm").c_str());
+    } else {
+      sqlite_files::RemoveDatabase(old_file);
+    }
+    DropRebuildLocked(/*remove_file=*/false);
     return Status::Ok();
   }
 
-  Status FinishRebuild() override {
-    std::lock_guard lock(write_mu_);
-    DT_ASSIGN_OR_RETURN(ProjectionState st, LoadStateLocked(true));
-    DT_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    Status s = [&]() -> Status {
-      // A rebuild that skipped the bulk phase still ends with its indexes.
-      for (const char* q : sql::kCreateIndexes) {
-        DT_RETURN_IF_ERROR(writer_->Exec(sql::Render(q, "_rebuild", st.generation)));
-      }
-      for (const char* t : sql::kTables) {
-        DT_RETURN_IF_ERROR(writer_->Exec(std::string("DROP TABLE ") + t));
-        DT_RETURN_IF_ERROR(
-            writer_->Exec(std::string("ALTER TABLE ") + t + "_rebuild RENAME TO " + t));
-      }
-      DT_RETURN_IF_ERROR(SaveStateLocked(false, st));
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * d, writer_->Prepare(kDeleteState));
-      sqlite3_bind_text(d, 1, "rebuild", -1, SQLITE_STATIC);
-      if (sqlite3_step(d) != SQLITE_DONE) return writer_->Err("delete state");
-      return Status::Ok();
-    }();
-    if (!s.ok()) {
-      (void)writer_->Exec("ROLLBACK");
-      return s;
-    }
-    DT_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    writer_->Forget();
-    return writer_->Exec(kCacheSize);
-  }
-
+  // In this process, or another process holds the lock of <path>.g<live+1> being built.
   bool RebuildInProgress() override {
+    {
+      std::lock_guard lock(rebuild_mu_);
+      if (rebuild_) return true;
+    }
     std::lock_guard lock(write_mu_);
-    return TableExists("contacts_rebuild");
+    auto w = WriterLocked();
+    if (!w.ok()) return false;
+    auto live = LoadStateLocked(**w);
+    if (!live.ok()) return false;
+    std::string marker = sqlite_files::GenerationFile(path_, live->generation + 1) + ".building";
+    int fd = ::open(marker.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+    ::close(fd);
+    return held;
   }
 
   Result<bool> TryAcquireProjectorLock() override {
@@ -558,8 +573,11 @@ class SqliteStore final : public ReadModelStore {
   }
 
  private:
-  bool TableExists(const char* name) {
-    auto st = writer_->Prepare(kTableExists);
+  // Rows since the rebuild's last commit after which ApplyBulk commits.
+  static constexpr size_t kRowsPerBulkCommit = 200000;
+
+  static bool TableExists(Conn& c, const char* name) {
+    auto st = c.Prepare(kTableExists);
     if (!st.ok()) return false;
     sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
     bool exists = sqlite3_step(*st) == SQLITE_ROW && sqlite3_column_int(*st, 0) > 0;
@@ -567,9 +585,130 @@ class SqliteStore final : public ReadModelStore {
     return exists;
   }
 
-  Result<ProjectionState> LoadStateLocked(bool rebuild) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(kLoadState));
-    sqlite3_bind_text(s, 1, sql::StateName(rebuild), -1, SQLITE_STATIC);
+  static Status SetSchemaVersion(Conn& c, int version) {
+    DT_RETURN_IF_ERROR(c.Exec("DELETE FROM schema_version"));
+    DT_ASSIGN_OR_RETURN(sqlite3_stmt * ins, c.Prepare(kInsertSchemaVersion));
+    sqlite3_bind_int(ins, 1, version);
+    if (sqlite3_step(ins) != SQLITE_DONE) return c.Err("schema version");
+    return Status::Ok();
+  }
+
+  // Schema of the live file: created when missing, migrated when older.
+  static Status MigrateLocked(Conn& c) {
+    for (const char* q : sql::kCreateMeta) DT_RETURN_IF_ERROR(c.Exec(q));
+    DT_ASSIGN_OR_RETURN(sqlite3_stmt * v, c.Prepare(kSchemaVersion));
+    int version = 0;
+    if (sqlite3_step(v) == SQLITE_ROW) version = sqlite3_column_int(v, 0);
+    sqlite3_reset(v);
+    if (version > sql::kSchemaVersion) {
+      return Status::InvalidArgument("DATABASE_URL: the database has schema version " +
+                                     std::to_string(version) + ", newer than this dt-server (" +
+                                     std::to_string(sql::kSchemaVersion) + ")");
+    }
+    if (version == 0) {
+      DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
+      if (!TableExists(c, "contacts")) {
+        for (const char* q : sql::kCreateTables) {
+          DT_RETURN_IF_ERROR(c.Exec(sql::Render(q, "", 0, kIntKey)));
+        }
+        for (const char* q : sql::kCreateIndexes) {
+          DT_RETURN_IF_ERROR(c.Exec(sql::Render(q, "", 0)));
+        }
+      }
+      DT_RETURN_IF_ERROR(SetSchemaVersion(c, sql::kSchemaVersion));
+      return c.Exec("COMMIT");
+    }
+    if (version < 2) {
+      DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
+      DT_RETURN_IF_ERROR(c.Exec(sql::Render(sql::kCreateBalances, "", 0)));
+      DT_RETURN_IF_ERROR(c.Exec(sql::kFillBalances));
+      DT_RETURN_IF_ERROR(SetSchemaVersion(c, 2));
+      DT_RETURN_IF_ERROR(c.Exec("COMMIT"));
+    }
+    if (TableExists(c, "contacts_rebuild")) {
+      // Left by a rebuild of the version that built beside the live tables in this file.
+      DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
+      for (const char* t : sql::kTables) {
+        DT_RETURN_IF_ERROR(c.Exec(std::string("DROP TABLE IF EXISTS ") + t + "_rebuild"));
+      }
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * d, c.Prepare(kDeleteState));
+      sqlite3_bind_text(d, 1, sql::StateName(true), -1, SQLITE_STATIC);
+      if (sqlite3_step(d) != SQLITE_DONE) return c.Err("delete state");
+      DT_RETURN_IF_ERROR(c.Exec("COMMIT"));
+      c.Forget();
+    }
+    return Status::Ok();
+  }
+
+  // The writer on the live file, reopened first when <path> points elsewhere now (another
+  // process swapped in a rebuild while this one was on standby).
+  Result<Conn*> WriterLocked() {
+    std::string live = sqlite_files::LiveFile(path_);
+    if (live != writer_->file()) {
+      DT_ASSIGN_OR_RETURN(std::unique_ptr<Conn> fresh, Conn::Open(live, Conn::Kind::kWriter));
+      DT_RETURN_IF_ERROR(MigrateLocked(*fresh));
+      writer_ = std::move(fresh);
+    }
+    return writer_.get();
+  }
+
+  static Status CreateIndexesLocked(Conn& c) {
+    DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
+    for (const char* q : sql::kCreateIndexes) {
+      Status s = c.Exec(sql::Render(q, "", 0));
+      if (!s.ok()) {
+        (void)c.Exec("ROLLBACK");
+        return s;
+      }
+    }
+    return c.Exec("COMMIT");
+  }
+
+  Status ApplyBulkLocked(const Batch& b, const ProjectionState& state) {
+    if (!rebuild_) return Status::Internal("rebuild batch without BeginRebuild");
+    if (!rebuild_txn_) {
+      DT_RETURN_IF_ERROR(rebuild_->Exec("BEGIN"));
+      rebuild_txn_ = true;
+    }
+    Status s = ApplyLocked(*rebuild_, b, state);
+    if (!s.ok()) {
+      DropRebuildLocked();  // the file is worthless now: the next rebuild starts over
+      return s;
+    }
+    rebuild_rows_ += b.events.size() + b.contacts.size() + b.transactions.size();
+    return Status::Ok();
+  }
+
+  Status CommitRebuildLocked() {
+    if (!rebuild_) return Status::Internal("no rebuild");
+    if (!rebuild_txn_) return Status::Ok();
+    Status s = rebuild_->Exec("COMMIT");
+    rebuild_txn_ = false;
+    rebuild_rows_ = 0;
+    if (!s.ok()) DropRebuildLocked();
+    return s;
+  }
+
+  // Ends this process's rebuild: its connection closed, its lock released and, unless the
+  // file became the live one, the file removed.
+  void DropRebuildLocked(bool remove_file = true) {
+    rebuild_.reset();
+    if (!rebuild_file_.empty()) {
+      if (remove_file) sqlite_files::RemoveDatabase(rebuild_file_);
+      ::unlink((rebuild_file_ + ".building").c_str());
+      rebuild_file_.clear();
+    }
+    rebuild_txn_ = false;
+    rebuild_rows_ = 0;
+    if (rebuild_lock_fd_ >= 0) {
+      ::close(rebuild_lock_fd_);
+      rebuild_lock_fd_ = -1;
+    }
+  }
+
+  static Result<ProjectionState> LoadStateLocked(Conn& c) {
+    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(kLoadState));
+    sqlite3_bind_text(s, 1, sql::StateName(false), -1, SQLITE_STATIC);
     ProjectionState st;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -578,36 +717,34 @@ class SqliteStore final : public ReadModelStore {
       st.generation = sqlite3_column_int64(s, 2);
       st.updated_at = Col(s, 3);
     } else if (rc != SQLITE_DONE) {
-      return writer_->Err("load state");
+      return c.Err("load state");
     }
     sqlite3_reset(s);
     return st;
   }
 
-  Status SaveStateLocked(bool rebuild, const ProjectionState& st) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(kSaveState));
+  // Each file keeps the checkpoint of its own rows ("live": a rebuild's file becomes live as
+  // a whole).
+  static Status SaveStateLocked(Conn& c, const ProjectionState& st) {
+    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(kSaveState));
     std::string now = FormatRfc3339Micros(NowMicros());
-    sqlite3_bind_text(s, 1, sql::StateName(rebuild), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, sql::StateName(false), -1, SQLITE_STATIC);
     BindText(s, 2, st.position);
     sqlite3_bind_int64(s, 3, st.events_applied);
     sqlite3_bind_int64(s, 4, st.generation);
     BindText(s, 5, now);
-    if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("save state");
+    if (sqlite3_step(s) != SQLITE_DONE) return c.Err("save state");
     return Status::Ok();
   }
 
-  enum class Mode { kLive, kRebuild };
-
-  // Row statements per mode: upserts into the live or the rebuild tables.
-  std::string RowSql(const char* tmpl, Mode mode) {
-    return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
-  }
-
-  Status ApplyLocked(const Batch& b, const ProjectionState& state, Mode mode) {
-    const bool rebuild = mode == Mode::kRebuild;
-    const std::string sfx = rebuild ? "_rebuild" : "";
+  static Status ApplyLocked(Conn& conn, const Batch& b, const ProjectionState& state) {
+    static const std::string kContactSql = sql::Render(kUpsertContact, "", 0);
+    static const std::string kTransactionSql = sql::Render(kUpsertTransaction, "", 0);
+    static const std::string kSettingSql = sql::Render(kUpsertSetting, "", 0);
+    static const std::string kEventSql = sql::Render(kInsertEvent, "", 0);
+    static const std::string kBalanceSql = sql::Render(kAddBalance, "", 0);
     if (!b.contacts.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kUpsertContact, mode)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kContactSql));
       for (const auto& c : b.contacts) {
         sqlite3_reset(s);
         BindText(s, 1, c.id);
@@ -621,12 +758,12 @@ class SqliteStore final : public ReadModelStore {
         BindText(s, 9, c.updated_at);
         sqlite3_bind_int64(s, 10, c.version);
         sqlite3_bind_int(s, 11, c.is_deleted ? 1 : 0);
-        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("upsert contact");
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert contact");
       }
     }
     if (!b.transactions.empty()) {
       DT_ASSIGN_OR_RETURN(sqlite3_stmt * s,
-                          writer_->Prepare(RowSql(kUpsertTransaction, mode)));
+                          conn.Prepare(kTransactionSql));
       for (const auto& t : b.transactions) {
         sqlite3_reset(s);
         BindText(s, 1, t.id);
@@ -643,22 +780,22 @@ class SqliteStore final : public ReadModelStore {
         BindText(s, 12, t.updated_at);
         sqlite3_bind_int64(s, 13, t.version);
         sqlite3_bind_int(s, 14, t.is_deleted ? 1 : 0);
-        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("upsert transaction");
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert transaction");
       }
     }
     if (!b.settings.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kUpsertSetting, mode)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kSettingSql));
       for (const auto& r : b.settings) {
         sqlite3_reset(s);
         BindText(s, 1, r.user_id);
         BindText(s, 2, r.key);
         BindText(s, 3, r.value);
         sqlite3_bind_int64(s, 4, r.version);
-        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("upsert setting");
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert setting");
       }
     }
     if (!b.events.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(sql::Render(kInsertEvent, sfx, 0)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kEventSql));
       for (const auto& e : b.events) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, e.seq);
@@ -671,53 +808,64 @@ class SqliteStore final : public ReadModelStore {
         BindText(s, 8, e.event_type);
         BindText(s, 9, e.data);
         BindText(s, 10, e.occurred_at);
-        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("insert event");
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("insert event");
       }
     }
     if (!b.balances.empty()) {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, writer_->Prepare(RowSql(kAddBalance, mode)));
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kBalanceSql));
       for (const auto& d : b.balances) {
         sqlite3_reset(s);
         BindText(s, 1, d.user_id);
         BindText(s, 2, d.contact_id);
         BindText(s, 3, d.currency);
         sqlite3_bind_int64(s, 4, d.delta);
-        if (sqlite3_step(s) != SQLITE_DONE) return writer_->Err("add balance");
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("add balance");
       }
     }
-    return SaveStateLocked(rebuild, state);
+    return SaveStateLocked(conn, state);
   }
 
-  // Runs `fill` on a pooled read connection's cached statement.
+  // Runs `fill` on a pooled read connection's cached statement, on the live file: a
+  // connection to a file a rebuild replaced (here or in another process) is closed, not
+  // reused. A query that fails while the live file moves is run once more on the new one.
   template <typename T, typename Fill>
   Result<T> Query(const char* sql, Fill&& fill) {
-    std::unique_ptr<Conn> conn;
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!readers_.empty()) {
-        conn = std::move(readers_.back());
-        readers_.pop_back();
+    std::string live = sqlite_files::LiveFile(path_);
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<Conn> conn;
+      std::vector<std::unique_ptr<Conn>> stale;
+      {
+        std::lock_guard lock(pool_mu_);
+        while (!readers_.empty() && !conn) {
+          if (readers_.back()->file() == live) conn = std::move(readers_.back());
+          else stale.push_back(std::move(readers_.back()));
+          readers_.pop_back();
+        }
       }
+      stale.clear();
+      Status s;
+      if (!conn) {
+        auto opened = Conn::Open(live, Conn::Kind::kReader);
+        if (opened.ok()) conn = std::move(opened).value();
+        else s = opened.status();
+      }
+      T out{};
+      if (conn) {
+        s = [&]() -> Status {
+          DT_ASSIGN_OR_RETURN(sqlite3_stmt * st, conn->Prepare(sql));
+          Status r = fill(st, out);
+          sqlite3_reset(st);
+          sqlite3_clear_bindings(st);
+          return r;
+        }();
+        std::lock_guard lock(pool_mu_);
+        if (readers_.size() < 32) readers_.push_back(std::move(conn));
+      }
+      if (s.ok()) return out;
+      std::string now_live = sqlite_files::LiveFile(path_);
+      if (attempt > 0 || now_live == live) return s;
+      live = std::move(now_live);
     }
-    if (!conn) {
-      auto opened = Conn::Open(path_, true);
-      if (!opened.ok()) return opened.status();
-      conn = std::move(opened).value();
-    }
-    T out{};
-    Status s = [&]() -> Status {
-      DT_ASSIGN_OR_RETURN(sqlite3_stmt * st, conn->Prepare(sql));
-      Status r = fill(st, out);
-      sqlite3_reset(st);
-      sqlite3_clear_bindings(st);
-      return r;
-    }();
-    {
-      std::lock_guard lock(pool_mu_);
-      if (readers_.size() < 32) readers_.push_back(std::move(conn));
-    }
-    if (!s.ok()) return s;
-    return out;
   }
 
   template <typename Row>
@@ -735,7 +883,15 @@ class SqliteStore final : public ReadModelStore {
 
   const std::string path_;
   std::mutex write_mu_;
-  std::unique_ptr<Conn> writer_;  // GUARDED_BY(write_mu_)
+  std::unique_ptr<Conn> writer_;   // GUARDED_BY(write_mu_): on the live file
+  // The rebuild has its own lock (taken before write_mu_ when both are), so live batches go
+  // on while it writes.
+  std::mutex rebuild_mu_;
+  std::unique_ptr<Conn> rebuild_;  // GUARDED_BY(rebuild_mu_): the generation being built
+  std::string rebuild_file_;       // GUARDED_BY(rebuild_mu_): its file
+  bool rebuild_txn_ = false;       // GUARDED_BY(rebuild_mu_): rebuild_ has a transaction open
+  size_t rebuild_rows_ = 0;        // GUARDED_BY(rebuild_mu_): rows in that transaction
+  int rebuild_lock_fd_ = -1;       // GUARDED_BY(rebuild_mu_): flock on "<file>.building"
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Conn>> readers_;  // GUARDED_BY(pool_mu_)
   std::mutex lock_mu_;
@@ -748,7 +904,7 @@ Result<std::unique_ptr<ReadModelStore>> OpenSqliteStore(const std::string& path)
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  auto writer = Conn::Open(path, false);
+  auto writer = Conn::Open(sqlite_files::LiveFile(path), Conn::Kind::kWriter);
   if (!writer.ok()) return writer.status();
   auto store = std::make_unique<SqliteStore>(path, std::move(writer).value());
   DT_RETURN_IF_ERROR(store->Migrate());
