@@ -198,10 +198,13 @@ int main(int argc, char** argv) {
       // (user + system, all threads; a PostgreSQL server's own CPU is not in it).
       std::fprintf(stderr,
                    "%s run %d: %.2f s, %.0f events/s; phases s: read %.2f decode %.2f write %.2f "
-                   "finish_bulk %.2f catch_up %.2f swap %.2f; cpu %.2f s = %.2f us/event\n",
+                   "finish_bulk %.2f catch_up %.2f swap %.2f; cpu %.2f s = %.2f us/event "
+                   "(reader thread %.2f, writer thread %.2f us/event)\n",
                    kind.c_str(), r + 1, secs, static_cast<double>(applied) / secs, ph.read,
                    ph.decode, ph.write, ph.finish_bulk, ph.catch_up, ph.swap, cpu,
-                   applied ? cpu * 1e6 / static_cast<double>(applied) : 0.0);
+                   applied ? cpu * 1e6 / static_cast<double>(applied) : 0.0,
+                   applied ? ph.reader_cpu * 1e6 / static_cast<double>(applied) : 0.0,
+                   applied ? ph.writer_cpu * 1e6 / static_cast<double>(applied) : 0.0);
       rates.push_back(static_cast<double>(applied) / secs);
     }
     std::sort(rates.begin(), rates.end());

@@ -54,6 +54,9 @@ struct RebuildProgress {
   // then FinishBulk (fold, indexes), the catch-up with the live projector paused, the swap.
   struct Phases {
     double read = 0, decode = 0, write = 0, finish_bulk = 0, catch_up = 0, swap = 0;
+    // CPU seconds of the two threads (load-independent): the reader thread (reading and
+    // decoding) and the writing thread (bulk writes, FinishBulk, catch-up and swap).
+    double reader_cpu = 0, writer_cpu = 0;
   } phases;
 };
 

@@ -152,6 +152,8 @@ class Conn {
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = OFF"));
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = OFF"));
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA temp_store = MEMORY"));
+        // A helper thread sorts for the indexes built at the end (the reader is idle then).
+        DT_RETURN_IF_ERROR(c->Exec("PRAGMA threads = 1"));
         DT_RETURN_IF_ERROR(c->Exec(kRebuildCacheSize));
         break;
     }
