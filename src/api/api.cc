@@ -501,6 +501,9 @@ Response Api::ProjectionStatus(const Exchange& ex) {
               {"events_applied", s.events_applied},
               {"generation", s.generation},
               {"last_error", last_error},
+              {"events_skipped", s.events_skipped},
+              {"events_repaired", s.events_repaired},
+              {"last_skipped", admin ? s.last_skipped : std::string()},
               {"read_model", kind(d_.store->Describe())},
               {"event_store", kind(d_.events->Describe())},
               {"rebuild",
@@ -508,6 +511,8 @@ Response Api::ProjectionStatus(const Exchange& ex) {
                 {"events_per_second", s.rebuild.events_per_second},
                 {"fraction", s.rebuild.fraction},
                 {"eta_seconds", s.rebuild.eta_seconds},
+                {"events_skipped", s.rebuild.events_skipped},
+                {"events_repaired", s.rebuild.events_repaired},
                 {"done", s.rebuild.done}}}};
   return JsonOk(S::ok, out);
 }

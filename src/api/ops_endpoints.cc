@@ -96,6 +96,17 @@ void OpsEndpoints::Collect(std::string& out) {
                      "Domain events applied to the read model", "counter");
   http::AppendSample(out, "dt_projection_events_applied_total", {},
                      static_cast<double>(lag.status.events_applied));
+  http::AppendHeader(out, "dt_projection_events_skipped_total",
+                     "Unreadable domain events the live projector left out (see the error log)",
+                     "counter");
+  http::AppendSample(out, "dt_projection_events_skipped_total", {},
+                     static_cast<double>(lag.status.events_skipped));
+  http::AppendHeader(out, "dt_projection_events_repaired_total",
+                     "Events whose text the live projector stored with U+FFFD in place of "
+                     "U+0000 or bytes that are not UTF-8",
+                     "counter");
+  http::AppendSample(out, "dt_projection_events_repaired_total", {},
+                     static_cast<double>(lag.status.events_repaired));
   gauge("dt_projector_active", "1 when this instance holds the projector lock",
         lag.status.active ? 1 : 0);
   gauge("dt_projection_rebuild_running", "1 while a rebuild of the read model runs",

@@ -140,6 +140,12 @@ int Rebuild() {
   auto st = projector.GetStatus();
   std::printf("rebuilt the read model (%s): %lld events in %.1fs\n", (*store)->Describe().c_str(),
               static_cast<long long>(st.events_applied), secs);
+  if (st.rebuild.events_skipped > 0 || st.rebuild.events_repaired > 0) {
+    std::printf("unreadable events skipped: %lld, events with repaired text: %lld (the log names "
+                "them)\n",
+                static_cast<long long>(st.rebuild.events_skipped),
+                static_cast<long long>(st.rebuild.events_repaired));
+  }
   return 0;
 }
 

@@ -7,10 +7,23 @@
 //
 // Event data is read with tracker::EventReader (simdjson), not parsed into a DOM.
 //
+// Any JSON can reach the event store (older API versions, other clients, hand-written
+// events), but no event may stop the projector, so every added event yields rows that both
+// stores take:
+//  - text with U+0000 (which PostgreSQL text cannot hold) or, in stream names and event
+//    types, bytes that are not UTF-8, is kept with each such character or byte replaced by
+//    U+FFFD: a repair, counted and described in problems();
+//  - an event of a domain stream whose data cannot be read (not JSON, no user_id, no state,
+//    an unknown type, an amount outside 0..10^15) is skipped: counted and described too.
+// Both are decided here from the event alone, so the live projector and a rebuild decide the
+// same for every event (rebuild equivalence).
+//
 // Thread-safety: a BatchBuilder is used by one thread.
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 #include <unordered_map>
 
 #include "client/event_store_client.h"
@@ -18,6 +31,10 @@
 #include "tracker/event_reader.h"
 
 namespace dt::readmodel {
+
+// Replaces each U+0000 and each byte that is not part of a well-formed UTF-8 sequence with
+// U+FFFD. Returns true when `s` changed.
+bool RepairText(std::string& s);
 
 class BatchBuilder {
  public:
@@ -29,10 +46,25 @@ class BatchBuilder {
   Batch Take();
   size_t size() const { return events_; }
 
+  // What Add() repaired or skipped since the last TakeProblems(), for the caller to log and
+  // count (descriptions are kept for the first kMaxDescribed of each kind only).
+  struct Problems {
+    int64_t skipped = 0;
+    int64_t repaired = 0;
+    std::vector<std::string> skipped_what;   // "stream@number type: reason"
+    std::vector<std::string> repaired_what;
+    bool empty() const { return skipped == 0 && repaired == 0; }
+  };
+  static constexpr size_t kMaxDescribed = 20;
+  const Problems& problems() const { return problems_; }
+  Problems TakeProblems();
+
  private:
   Batch batch_;
   size_t events_ = 0;
   void AddBalance(const tracker::Transaction& t, int64_t sign);
+  bool Skip(const client::ResolvedEvent& e, std::string_view reason);
+  Problems problems_;
   tracker::EventReader reader_;
   std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_,
       balance_index_;

@@ -5,6 +5,8 @@
 #include <deque>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 #include "readmodel/projection.h"
 
 namespace dt::readmodel {
@@ -49,6 +51,38 @@ void Projector::Stop() {
 void Projector::SetError(const std::string& e) {
   std::lock_guard lock(status_mu_);
   last_error_ = e;
+}
+
+void Projector::Report(const BatchBuilder::Problems& p, RebuildProgress* rebuild) {
+  if (p.empty()) return;
+  const char* where = rebuild ? "rebuild" : "live";
+  for (const auto& what : p.skipped_what) {
+    spdlog::error("msg=\"projector skipped an unreadable event\" projection={} event=\"{}\"",
+                  where, what);
+  }
+  if (p.skipped > static_cast<int64_t>(p.skipped_what.size())) {
+    spdlog::error("msg=\"projector skipped more unreadable events\" projection={} count={}", where,
+                  p.skipped - static_cast<int64_t>(p.skipped_what.size()));
+  }
+  for (const auto& what : p.repaired_what) {
+    spdlog::warn(
+        "msg=\"projector replaced U+0000 or bytes that are not UTF-8 with U+FFFD\" "
+        "projection={} event=\"{}\"",
+        where, what);
+  }
+  if (p.repaired > static_cast<int64_t>(p.repaired_what.size())) {
+    spdlog::warn("msg=\"projector repaired the text of more events\" projection={} count={}",
+                 where, p.repaired - static_cast<int64_t>(p.repaired_what.size()));
+  }
+  if (rebuild) {
+    rebuild->events_skipped += p.skipped;
+    rebuild->events_repaired += p.repaired;
+    return;
+  }
+  std::lock_guard lock(status_mu_);
+  events_skipped_ += p.skipped;
+  events_repaired_ += p.repaired;
+  if (!p.skipped_what.empty()) last_skipped_ = p.skipped_what.back();
 }
 
 Status Projector::LoadLiveState() {
@@ -229,6 +263,7 @@ Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {
   next.position = page->next.ToString();
   next.events_applied = seq;
   DT_RETURN_IF_ERROR(store_.Apply(Target::kLive, batch, next));
+  Report(builder.TakeProblems(), nullptr);
   live_state_ = next;
   pos_ = page->next;
   Publish(batch);
@@ -321,6 +356,9 @@ ProjectorStatus Projector::GetStatus() {
   }
   std::lock_guard lock(status_mu_);
   s.last_error = last_error_;
+  s.events_skipped = events_skipped_;
+  s.events_repaired = events_repaired_;
+  s.last_skipped = last_skipped_;
   s.rebuild = rebuild_;
   return s;
 }
@@ -376,6 +414,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   // Reader thread: reads pages and builds batches; this thread writes them.
   struct Item {
     Batch batch;
+    BatchBuilder::Problems problems;
     client::AllPosition next;
     int64_t seq_after = 0;
     bool end = false;
@@ -427,7 +466,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
       pos = page->next;
       bool end = page->end_of_log;
       if (builder.size() >= options_.rebuild_batch_events || end) {
-        Item item{builder.Take(), pos, seq, end};
+        Item item{builder.Take(), builder.TakeProblems(), pos, seq, end};
         std::unique_lock lock(qmu);
         qcv.wait(lock, [&] { return queue.size() < kMaxQueued || abort; });
         queue.push_back(std::move(item));
@@ -464,6 +503,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
       spent.push_back(std::move(item.batch));
     }
     if (!write_status.ok()) break;
+    Report(item.problems, &prog);
     state = next;
     pos = item.next;
     report(pos, false);
@@ -496,6 +536,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
       next.position = page->next.ToString();
       next.events_applied = seq;
       DT_RETURN_IF_ERROR(store_.Apply(Target::kRebuild, batch, next));
+      Report(builder.TakeProblems(), &prog);
       state = next;
       pos = page->next;
       Publish(batch);

@@ -11,6 +11,11 @@
 // event store client learns no `$all` position from an append, so waiting is by stream and
 // event number for both clients).
 //
+// Events that cannot be applied as they are never stop it (see BatchBuilder): text the stores
+// cannot hold is repaired (logged as a warning), unreadable domain events are skipped
+// (logged as an error); both are counted in GetStatus(), the live projector's since this
+// process started and each rebuild's in its progress.
+//
 // Rebuild: fresh tables are filled from the start of `$all` by a reader thread (reading and
 // decoding) and the calling thread (writing), while the live tables keep serving reads and
 // taking live batches; then the live projector pauses, the rebuild catches up to the end,
@@ -32,6 +37,7 @@
 #include <vector>
 
 #include "client/event_store_client.h"
+#include "readmodel/projection.h"
 #include "readmodel/read_model_store.h"
 
 namespace dt::readmodel {
@@ -49,6 +55,8 @@ struct RebuildProgress {
   double fraction = 0;          // of the log read (by position), 0..1
   double eta_seconds = -1;      // -1: unknown
   bool done = false;
+  int64_t events_skipped = 0;   // unreadable domain events left out (see BatchBuilder)
+  int64_t events_repaired = 0;  // events whose text was repaired
   // Where the time went (seconds of wall clock; the first three overlap each other, being
   // on two threads): reading `$all`, turning events into rows, writing the bulk batches,
   // then FinishBulk (fold, indexes), the catch-up with the live projector paused, the swap.
@@ -67,6 +75,9 @@ struct ProjectorStatus {
   int64_t events_applied = 0;
   int64_t generation = 0;
   std::string last_error;
+  int64_t events_skipped = 0;   // by the live projector since this process started
+  int64_t events_repaired = 0;  // the same, events whose text was repaired
+  std::string last_skipped;     // "stream@number type: reason" of the newest skipped event
   RebuildProgress rebuild;  // of the running or last rebuild
 };
 
@@ -124,6 +135,8 @@ class Projector {
   // read model has (another instance applies them), asking it per stream.
   void ExpireWaiters(bool standby);
   void SetError(const std::string& e);
+  // Logs what a builder repaired or skipped; counts it for the live projector or `rebuild`.
+  void Report(const BatchBuilder::Problems& p, RebuildProgress* rebuild);
 
   client::EventStoreClient& events_;
   ReadModelStore& store_;
@@ -159,6 +172,9 @@ class Projector {
   std::mutex status_mu_;
   std::string last_error_;   // GUARDED_BY(status_mu_)
   RebuildProgress rebuild_;  // GUARDED_BY(status_mu_)
+  int64_t events_skipped_ = 0;   // GUARDED_BY(status_mu_)
+  int64_t events_repaired_ = 0;  // GUARDED_BY(status_mu_)
+  std::string last_skipped_;     // GUARDED_BY(status_mu_)
 };
 
 }  // namespace dt::readmodel

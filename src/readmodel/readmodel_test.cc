@@ -456,6 +456,88 @@ TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
   projector.Stop();
 }
 
+// Events any client can write straight to the event store: none may stop the projector.
+// U+0000 (PostgreSQL text cannot hold it) is stored as U+FFFD; unreadable domain events are
+// skipped and counted; the rebuild decides the same, so it still equals the live tables.
+TEST_P(ProjectorTest, EventsNoStoreCanHoldAsTheyAreNeverStopTheProjector) {
+  auto append = [&](const std::string& stream, const std::string& type, const std::string& data) {
+    client::ProposedEvent e{Uuid::Random(), type, data, ""};
+    auto r = events_->Append(stream, -2, {e});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  };
+  const std::string nul_contact =
+      R"({"user_id":"u","occurred_at":"2024-01-01T00:00:00Z","contact":{"id":"c1","user_id":"u",)"
+      R"("name":"a\u0000b","notes":"\u0000","created_at":"x","updated_at":"x"}})";
+  append("contact-c1", "ContactCreated", nul_contact);
+  append("settings-u", "SettingChanged", R"({"user_id":"u","key":"k\u0000","value":"v\u0000"})");
+  append("contact-c2", "ContactCreated", "not json");
+  append("contact-c3", "ContactCreated", R"({"user_id":"u"})");
+  append("contact-c4", "ContactRenamed", R"({"user_id":"u","contact":{}})");
+  append("transaction-t1", "TransactionCreated",
+         R"({"user_id":"u","transaction":{"id":"t1","user_id":"u","contact_id":"c1",)"
+         R"("type":"money","direction":"lent","amount":10000000000000000000,"currency":"IQD",)"
+         R"("transaction_date":"2024-01-01","created_at":"x","updated_at":"x"}})");
+  append("transaction-t2", "TransactionCreated",
+         R"({"user_id":"u","transaction":{"id":"t2","user_id":"u","contact_id":"c1",)"
+         R"("type":"money","direction":"lent","amount":9000000000000000000,"currency":"IQD",)"
+         R"("transaction_date":"2024-01-01","created_at":"x","updated_at":"x"}})");
+  auto after = tracker_->CreateContact(Ctx("u"), json{{"name", "after"}});
+  ASSERT_TRUE(after.ok());
+
+  Projector projector(*events_, *store_, {.page_size = 3, .long_poll = std::chrono::milliseconds(50)});
+  projector.Start();
+  ASSERT_TRUE(projector.WaitApplied(after->stream, 0, std::chrono::seconds(10)))
+      << projector.GetStatus().last_error;
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto c1 = store_->GetContact("u", "c1");
+  ASSERT_TRUE(c1.ok() && c1->has_value());
+  EXPECT_EQ((*c1)->name, "a" + fffd + "b");
+  EXPECT_EQ((*c1)->notes, fffd);
+  auto settings = store_->GetSettings("u");
+  ASSERT_TRUE(settings.ok());
+  EXPECT_EQ(*settings, (std::map<std::string, std::string>{{"k" + fffd, "v" + fffd}}));
+  auto missing = store_->GetContact("u", "c2");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto balances = store_->Balances("u", "");
+  ASSERT_TRUE(balances.ok());
+  EXPECT_TRUE(balances->empty());  // both amounts are outside 0..10^15
+  auto status = projector.GetStatus();
+  EXPECT_EQ(status.events_skipped, 5);  // not JSON, no contact, unknown type, two amounts
+  EXPECT_EQ(status.events_repaired, 2);
+  EXPECT_NE(status.last_skipped.find("transaction-t2@0 TransactionCreated: amount"),
+            std::string::npos)
+      << status.last_skipped;
+  EXPECT_TRUE(status.last_error.empty()) << status.last_error;
+  auto live = store_->Dump();
+  ASSERT_TRUE(live.ok());
+
+  ASSERT_TRUE(projector.Rebuild().ok());
+  auto rebuilt = store_->Dump();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(*live, *rebuilt);
+  status = projector.GetStatus();
+  EXPECT_EQ(status.rebuild.events_skipped, 5);
+  EXPECT_EQ(status.rebuild.events_repaired, 2);
+  EXPECT_EQ(status.events_skipped, 5);  // the live count is the live projector's alone
+  projector.Stop();
+}
+
+TEST(RepairText, ReplacesNulAndBytesThatAreNotUtf8) {
+  auto repaired = [](std::string s) {
+    RepairText(s);
+    return s;
+  };
+  const std::string fffd = "\xEF\xBF\xBD";
+  std::string plain = "caf\xC3\xA9 \xF0\x9F\x98\x80 ok";
+  EXPECT_FALSE(RepairText(plain));
+  EXPECT_EQ(repaired(std::string("a\0b", 3)), "a" + fffd + "b");
+  EXPECT_EQ(repaired("x\xC3"), "x" + fffd);              // cut sequence
+  EXPECT_EQ(repaired("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate
+  EXPECT_EQ(repaired("\xC0\xAF"), fffd + fffd);           // overlong
+  EXPECT_EQ(repaired("\xFF"), fffd);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, ReadModelTest, ::testing::Values("sqlite", "pg"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Stores, ProjectorTest, ::testing::Values("sqlite", "pg"),
