@@ -1,6 +1,7 @@
 // Read-model stores (SQLite and PostgreSQL) and the projector over a real engine.
 // The PostgreSQL cases need DT_TEST_PG_URL (./manage.sh test sets it); without it they skip.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <thread>
@@ -29,6 +30,29 @@ Db MakeDb(const std::string& kind) {
   if (kind == "pg") return {testing::FreshPgDatabaseUrl(), {}};
   std::string dir = testing::TempDir("rm");
   return {"sqlite:" + dir + "/rm.db", dir};
+}
+
+// Runs SQL straight on a test database (to shape it as an older server left it).
+void ExecSql(const Db& db, const std::vector<std::string>& statements) {
+  if (db.dir.empty()) {
+    PGconn* c = PQconnectdb(db.url.c_str());
+    ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    for (const auto& q : statements) {
+      PGresult* r = PQexec(c, q.c_str());
+      EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << q << ": " << PQerrorMessage(c);
+      PQclear(r);
+    }
+    PQfinish(c);
+    return;
+  }
+  sqlite3* c = nullptr;
+  ASSERT_EQ(sqlite3_open((db.dir + "/rm.db").c_str(), &c), SQLITE_OK);
+  for (const auto& q : statements) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(c, q.c_str(), nullptr, nullptr, &err), SQLITE_OK) << q << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+  sqlite3_close(c);
 }
 
 Contact MakeContact(const std::string& id, const std::string& user, const std::string& name,
@@ -521,6 +545,53 @@ TEST_P(ProjectorTest, EventsNoStoreCanHoldAsTheyAreNeverStopTheProjector) {
   EXPECT_EQ(status.rebuild.events_repaired, 2);
   EXPECT_EQ(status.events_skipped, 5);  // the live count is the live projector's alone
   projector.Stop();
+}
+
+// A read model left by a schema-1 server (no balances table) is migrated on open: the balances
+// of what it had projected are filled in, equal to what projecting the same events gives, and
+// the projector and a rebuild go on from there.
+TEST_P(ProjectorTest, SchemaOneReadModelIsMigratedWithItsBalances) {
+  WriteHistory(12);  // deleted transactions included: their balances read 0, not absent
+  std::string projected;
+  {
+    Projector projector(*events_, *store_, {.page_size = 10});
+    ASSERT_TRUE(projector.CatchUp().ok());
+    auto dump = store_->Dump();
+    ASSERT_TRUE(dump.ok());
+    projected = *dump;
+  }
+  auto balances = store_->Balances("user-a", "");
+  ASSERT_TRUE(balances.ok());
+  ASSERT_GT(balances->size(), 4u);
+  store_.reset();
+  ExecSql(db_, {"DROP TABLE balances", "DELETE FROM schema_version",
+                "INSERT INTO schema_version (version) VALUES (1)"});
+  for (int open = 0; open < 2; ++open) {  // the second open must not add the balances again
+    auto s = OpenReadModelStore(db_.url);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    auto dump = store_->Dump();
+    ASSERT_TRUE(dump.ok()) << dump.status().ToString();
+    EXPECT_EQ(*dump, projected);
+  }
+  auto migrated = store_->Balances("user-a", "");
+  ASSERT_TRUE(migrated.ok());
+  auto key = [](const std::vector<BalanceRow>& rows) {
+    std::map<std::string, int64_t> m;
+    for (const auto& r : rows) m[r.contact_id + "/" + r.currency] = r.amount;
+    return m;
+  };
+  EXPECT_EQ(key(*migrated), key(*balances));
+
+  Projector projector(*events_, *store_, {.page_size = 10});
+  WriteHistory(3);
+  ASSERT_TRUE(projector.CatchUp().ok());
+  auto live = store_->Dump();
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(projector.Rebuild().ok());
+  auto rebuilt = store_->Dump();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(*live, *rebuilt);
 }
 
 TEST(RepairText, ReplacesNulAndBytesThatAreNotUtf8) {

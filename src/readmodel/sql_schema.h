@@ -19,11 +19,14 @@ inline constexpr int kSchemaVersion = 2;
 inline constexpr const char* kCreateBalances =
     "CREATE TABLE balances{s} (user_id TEXT NOT NULL, contact_id TEXT NOT NULL, "
     "currency TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (user_id, contact_id, currency))";
-// Migration 1 -> 2: the balances of what is already projected.
+// Migration 1 -> 2: the balances of what is already projected. Deleted money transactions
+// count 0 but keep their key, as the projector leaves a 0 row once they are deleted (a key
+// that an update moved a transaction away from is not known here any more).
 inline constexpr const char* kFillBalances =
     "INSERT INTO balances (user_id, contact_id, currency, amount) SELECT user_id, contact_id, "
-    "currency, SUM(CASE direction WHEN 'lent' THEN amount ELSE -amount END) FROM transactions "
-    "WHERE type = 'money' AND is_deleted = 0 GROUP BY user_id, contact_id, currency";
+    "currency, SUM(CASE WHEN is_deleted <> 0 THEN 0 WHEN direction = 'lent' THEN amount "
+    "ELSE -amount END) FROM transactions WHERE type = 'money' "
+    "GROUP BY user_id, contact_id, currency";
 
 // The tables (with their primary keys) and, separately, their secondary indexes: a rebuild
 // loads the tables first and builds the indexes once at the end.
