@@ -506,6 +506,52 @@ TEST_P(ApiTest, StaleIfMatchIs412AndWritesNothing) {
   EXPECT_EQ(ok.body["version"], 2);
 }
 
+// An update that changes nothing writes no event and answers as a successful update with the
+// current version; If-Match and Idempotency-Key behave as for any update.
+TEST_P(ApiTest, UpdateThatChangesNothingWritesNoEvent) {
+  std::string c = NewContact(*alice_, "Same");
+  ASSERT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "v1"}, {"notes", "n"}}).status, 200u);
+  size_t before = env_->CountDomainEvents();
+  for (const json& body : {json::object(), json{{"name", "v1"}}, json{{"notes", "n"}, {"comment", "why"}}}) {
+    auto r = alice_->Put("/api/contacts/" + c, body);
+    EXPECT_EQ(r.status, 200u) << r.raw;
+    EXPECT_EQ(r.body, (json{{"id", c}, {"message", "Contact updated successfully"}, {"version", 1}}))
+        << body.dump();
+    EXPECT_EQ(r.etag, "\"1\"");
+  }
+  auto stale = alice_->Put("/api/contacts/" + c, json::object(), {{"If-Match", "\"0\""}});
+  EXPECT_EQ(stale.status, 412u) << stale.raw;
+  EXPECT_EQ(stale.body["current_version"], 1);
+  EXPECT_EQ(alice_->Put("/api/contacts/" + c, json::object(), {{"If-Match", "\"1\""}}).status, 200u);
+  EXPECT_EQ(bob_->Put("/api/contacts/" + c, json::object()).status, 404u);  // another user's
+
+  std::string t = alice_->Post("/api/transactions", Tx(c, "lent", 40)).body.value("id", "");
+  ASSERT_FALSE(t.empty());
+  ASSERT_EQ(alice_->Put("/api/settings/dark_mode", {{"value", "true"}}).status, 200u);
+  before = env_->CountDomainEvents();
+  auto tu = alice_->Put("/api/transactions/" + t, {{"amount", 40}, {"direction", "lent"}});
+  EXPECT_EQ(tu.status, 200u) << tu.raw;
+  EXPECT_EQ(tu.body, (json{{"id", t}, {"message", "Transaction updated successfully"}, {"version", 0}}));
+  auto su = alice_->Put("/api/settings/dark_mode", {{"value", "true"}});
+  EXPECT_EQ(su.status, 200u) << su.raw;
+  EXPECT_EQ(su.body, (json{{"key", "dark_mode"}, {"value", "true"}}));
+  EXPECT_EQ(env_->CountDomainEvents(), before);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c + "/events").body.size(), 2u);
+
+  // With an Idempotency-Key a retry answers as the first time, even after a later change.
+  auto keyed = alice_->Put("/api/contacts/" + c, {{"name", "v1"}}, {{"Idempotency-Key", "noop-key"}});
+  ASSERT_EQ(keyed.status, 200u) << keyed.raw;
+  EXPECT_EQ(keyed.body["version"], 1);
+  ASSERT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "v2"}}).status, 200u);
+  auto retry = alice_->Put("/api/contacts/" + c, {{"name", "v1"}}, {{"Idempotency-Key", "noop-key"}});
+  EXPECT_EQ(retry.status, 200u);
+  EXPECT_EQ(retry.raw, keyed.raw);
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c).body["name"], "v2");
+  EXPECT_EQ(alice_->Put("/api/contacts/" + c, {{"name", "v3"}}, {{"Idempotency-Key", "noop-key"}}).status,
+            422u);
+  EXPECT_EQ(env_->CountDomainEvents(), before + 1);
+}
+
 TEST_P(ApiTest, ConcurrentUpdatesWithoutIfMatchLoseNoEvent) {
   std::string c = NewContact(*alice_, "Busy");
   const int kThreads = 8, kEach = 5;

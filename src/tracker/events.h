@@ -40,6 +40,9 @@ inline constexpr std::string_view kSettingChanged = "SettingChanged";
 inline constexpr std::string_view kUserCreated = "UserCreated";
 inline constexpr std::string_view kUserPasswordChanged = "UserPasswordChanged";
 inline constexpr std::string_view kIdempotencyKeyClaimed = "IdempotencyKeyClaimed";
+// In an idempotency-{key_id} stream: the keyed update changed nothing, so no domain event
+// was written; data {stream, event_number, type, data} rebuilds the answer for a retry.
+inline constexpr std::string_view kUpdateChangedNothing = "UpdateChangedNothing";
 }  // namespace event_type
 
 inline constexpr std::string_view kDefaultComment = "No comment provided";

@@ -19,6 +19,7 @@ namespace {
 struct Decision {
   std::string_view type;
   json data;
+  bool unchanged = false;  // nothing to change: no event (data: only what the answer needs)
 };
 
 std::string Now() { return FormatRfc3339Micros(NowMicros()); }
@@ -222,6 +223,42 @@ Result<CommandResult> TrackerService::Finish(const CommandContext& ctx, const st
   return ResultFromEventData(stream, number, event.type, data);
 }
 
+Result<CommandResult> TrackerService::Unchanged(const CommandContext& ctx,
+                                                const std::string& stream, std::string_view type,
+                                                const json& data, int64_t version) {
+  DT_ASSIGN_OR_RETURN(CommandResult r, ResultFromEventData(stream, version, type, data));
+  r.replayed = true;  // nothing written: the event answered for may predate this process
+  if (ctx.idempotency) {
+    json record = {{"stream", stream}, {"event_number", version}, {"type", type}, {"data", data}};
+    ProposedEvent pe{ctx.idempotency->EventId(), std::string(event_type::kUpdateChangedNothing),
+                     record.dump(), Metadata(ctx)};
+    // An identical racer's record has the same id: the store keeps one.
+    auto a = store_.Append(ctx.idempotency->Stream(), client::kAny, {pe});
+    if (!a.ok()) return a.status();
+  }
+  return r;
+}
+
+Result<std::optional<CommandResult>> TrackerService::RecordedUnchanged(const CommandContext& ctx) {
+  auto page = store_.ReadStreamForward(ctx.idempotency->Stream(), 0, 16);
+  if (!page.ok()) {
+    if (page.status().Is(Code::kStreamNotFound)) return std::optional<CommandResult>();
+    return page.status();
+  }
+  const Uuid wanted = ctx.idempotency->EventId();
+  for (const auto& e : page->events) {
+    if (e.id != wanted || e.type != event_type::kUpdateChangedNothing) continue;
+    json d = json::parse(e.data, nullptr, false);
+    if (!d.is_object() || !d.contains("data")) return Status::Internal("bad " + e.type);
+    DT_ASSIGN_OR_RETURN(CommandResult r,
+                        ResultFromEventData(d.value("stream", ""), d.value("event_number", -1),
+                                            d.value("type", ""), d["data"]));
+    r.replayed = true;
+    return std::optional<CommandResult>(std::move(r));
+  }
+  return std::optional<CommandResult>();
+}
+
 template <typename Decide>
 Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const std::string& stream,
                                              Decide&& decide) {
@@ -229,10 +266,15 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
     if (!l.exists) return Status::NotFound("not found");
+    if (ctx.idempotency && !ctx.event_id) {
+      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded, RecordedUnchanged(ctx));
+      if (recorded) return std::move(*recorded);
+    }
     DT_ASSIGN_OR_RETURN(Decision d, decide(*l.last));
     if (ctx.if_match && *ctx.if_match != l.version) {
       return Status::WrongExpectedVersion(l.version, "version mismatch");
     }
+    if (d.unchanged && !ctx.event_id) return Unchanged(ctx, stream, d.type, d.data, l.version);
     int64_t expected = ctx.if_match ? *ctx.if_match : l.version;
     ProposedEvent pe{EventIdFor(ctx),
                      std::string(d.type), d.data.dump(), Metadata(ctx)};
@@ -331,6 +373,9 @@ Result<CommandResult> TrackerService::UpdateContact(const CommandContext& ctx,
     ApplyOpt(in.phone, "phone", c.phone, changes, previous);
     ApplyOpt(in.email, "email", c.email, changes, previous);
     ApplyOpt(in.notes, "notes", c.notes, changes, previous);
+    if (changes.empty()) {
+      return Decision{event_type::kContactUpdated, json{{"contact_id", c.id}}, true};
+    }
     c.updated_at = Now();
     json data = {{"user_id", ctx.user_id}, {"contact_id", c.id},   {"changes", changes},
                  {"previous", previous},   {"contact", ContactToJson(c)},
@@ -420,6 +465,9 @@ Result<CommandResult> TrackerService::UpdateTransaction(const CommandContext& ct
     Apply(in.transaction_date, "transaction_date", t.transaction_date, json(t.transaction_date),
           changes, previous);
     ApplyOpt(in.due_date, "due_date", t.due_date, changes, previous);
+    if (changes.empty()) {
+      return Decision{event_type::kTransactionUpdated, json{{"transaction_id", t.id}}, true};
+    }
     t.updated_at = Now();
     json data = {{"user_id", ctx.user_id},
                  {"transaction_id", t.id},
@@ -472,6 +520,10 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
+    if (ctx.idempotency && !ctx.event_id) {
+      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded, RecordedUnchanged(ctx));
+      if (recorded) return std::move(*recorded);
+    }
     json settings = json::object();
     if (l.last) {
       json d = json::parse(l.last->data, nullptr, false);
@@ -480,6 +532,10 @@ Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, cons
       }
     }
     json previous = settings.contains(in.key) ? settings[in.key] : json(nullptr);
+    if (l.exists && previous == in.value && !ctx.event_id) {
+      return Unchanged(ctx, stream, event_type::kSettingChanged,
+                       json{{"key", in.key}, {"value", in.value}}, l.version);
+    }
     settings[in.key] = in.value;
     json data = {{"user_id", ctx.user_id}, {"key", in.key},       {"value", in.value},
                  {"previous_value", previous}, {"settings", settings},

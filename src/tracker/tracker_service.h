@@ -9,6 +9,12 @@
 // With an Idempotency-Key (ctx.idempotency) see idempotency.h: the answer to a repeated
 // request is rebuilt from the stored event, byte for byte the same.
 //
+// An update that changes nothing (an empty body, or values equal to the current ones) writes
+// no event: it answers as a successful update with the current version (If-Match is checked
+// as for any update: a stale one is a 412). With an Idempotency-Key, that answer is recorded
+// in the key's stream (UpdateChangedNothing), so a retry answers the same even after later
+// changes. Commands with an explicit event id (offline sync, undo) still write their event.
+//
 // Results carry the HTTP-facing answer (created?, JSON body) and the (stream, event number)
 // the caller waits for in the read model before answering (read-your-writes).
 //
@@ -97,6 +103,13 @@ class TrackerService {
                                const client::ProposedEvent& event, const nlohmann::json& data,
                                int64_t number);
   std::string Metadata(const CommandContext& ctx) const;
+  // The answer of an update that changed nothing (see above): `type` and `data` as the
+  // update's event would have them, `version` the stream's current one.
+  Result<CommandResult> Unchanged(const CommandContext& ctx, const std::string& stream,
+                                  std::string_view type, const nlohmann::json& data,
+                                  int64_t version);
+  // The answer an earlier request with this Idempotency-Key recorded with Unchanged(), if any.
+  Result<std::optional<CommandResult>> RecordedUnchanged(const CommandContext& ctx);
 
   client::EventStoreClient& store_;
 };
