@@ -77,6 +77,38 @@ TEST(OpsEndpointsTest, MetricsCountRequestsByRouteAndShowTheProjection) {
   EXPECT_EQ(ready.body["projection"]["lag_events"], 0);
 }
 
+// Events no store can take as they are (written straight to the event store) do not stop
+// the projector: they are counted in /metrics and in the projection status.
+TEST(OpsEndpointsTest, UnreadableAndRepairedEventsAreCounted) {
+  ApiEnv env("sqlite");
+  env.Start();
+  auto alice = env.Login("alice");
+  auto append = [&](const std::string& stream, const std::string& data) {
+    std::vector<client::ProposedEvent> batch;
+    batch.push_back({Uuid::Random(), "ContactCreated", data, ""});
+    auto r = env.app().events().Append(stream, client::kAny, std::move(batch));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  };
+  append("contact-unreadable", "not json");
+  append("contact-nul", R"({"user_id":"u","contact":{"id":"nul","user_id":"u","name":"a\u0000b"}})");
+  // Read-your-writes: answered once the projector is past both events.
+  ASSERT_EQ(alice->Post("/api/contacts", {{"name", "After"}}).status, 201u);
+  Client plain(env.port());
+  std::string t;
+  for (int i = 0; i < 50; ++i) {  // the projection figures are cached for a second
+    t = plain.Get("/metrics").raw;
+    if (t.find("\ndt_projection_events_skipped_total 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(t.find("\ndt_projection_events_skipped_total 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\ndt_projection_events_repaired_total 1\n"), std::string::npos) << t;
+  auto status = alice->Get("/api/admin/projections/status");
+  ASSERT_EQ(status.status, 200u) << status.raw;
+  EXPECT_EQ(status.body["events_skipped"], 1);
+  EXPECT_EQ(status.body["events_repaired"], 1);
+  EXPECT_EQ(status.body["last_error"], "");
+}
+
 TEST(OpsEndpointsTest, ReadinessFailsWhileTheReadModelIsManyEventsBehind) {
   ApiEnv env("sqlite");
   env.config().ready_max_lag_events = 3;
