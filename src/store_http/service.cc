@@ -598,6 +598,35 @@ Response EventStoreService::ReadMetadata(const Exchange& ex) {
   return JsonWithType(HttpStatus::ok, Entry(*e, base, Embed::kContent), media);
 }
 
+int64_t EventStoreService::ReadableCount(const store::StreamInfo& s) {
+  if (s.soft_deleted || s.tombstoned || s.last_number < 0) return 0;
+  if (s.metadata_json.empty()) return s.last_number + 1;
+  auto m = store_.GetMetadata(s.stream);
+  if (!m.ok()) return s.last_number + 1;
+  int64_t lo = 0;
+  if (m->truncate_before) lo = std::max(lo, *m->truncate_before);
+  if (m->max_count && *m->max_count <= s.last_number) {
+    lo = std::max(lo, s.last_number + 1 - *m->max_count);
+  }
+  if (lo > s.last_number) return 0;
+  if (m->max_age_seconds) {
+    // A stream's events are in time order, so the readable ones are the newest: find the
+    // first one (ReadEvent applies $maxAge) in a few reads rather than reading them all.
+    auto readable = [&](int64_t n) { return store_.ReadEvent(s.stream, n).ok(); };
+    if (!readable(s.last_number)) return 0;
+    int64_t hi = s.last_number;
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (readable(mid)) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+  }
+  return s.last_number - lo + 1;
+}
+
 Response EventStoreService::ListStreams(const Exchange& ex) {
   if (auto deny = Authorize(ex)) return std::move(*deny);
   std::string search = ex.Query("search").value_or("");
@@ -616,7 +645,7 @@ Response EventStoreService::ListStreams(const Exchange& ex) {
   for (const auto& s : *list) {
     arr.push_back(json{{"streamId", s.stream},
                        {"lastEventNumber", s.last_number},
-                       {"eventCount", s.last_number + 1},
+                       {"eventCount", ReadableCount(s)},
                        {"lastWritten", FormatTime(s.last_written_us)},
                        {"deleted", s.soft_deleted || s.tombstoned}});
   }

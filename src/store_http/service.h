@@ -63,6 +63,9 @@ class EventStoreService {
   http::Response ReadOne(const http::Exchange& ex);
   http::Response ReadMetadata(const http::Exchange& ex);
   http::Response ListStreams(const http::Exchange& ex);
+  // How many events a read of the stream returns now: 0 when deleted, else $tb, $maxCount
+  // and $maxAge applied (the web UI's event count; the last number + 1 overstates it).
+  int64_t ReadableCount(const store::StreamInfo& s);
 
   http::Response HealthLive(const http::Exchange& ex) const;
   http::Response Info(const http::Exchange& ex) const;
