@@ -549,6 +549,37 @@ TEST_F(CompatTest, WebUiIsServed) {
   EXPECT_EQ(anonymous.Get("/web/api/streams").result(), HttpStatus::unauthorized);
 }
 
+// Accept: application/vnd.eventstore.streamdesc+json (or the kurrent spelling) on a stream's
+// URI answers its description document rather than a page.
+TEST_F(CompatTest, StreamDescriptionDocument) {
+  ASSERT_EQ(api_.PostEvents("described", json::array({Event("E", json::object())})).result(),
+            HttpStatus::created);
+  for (std::string media : {"application/vnd.eventstore.streamdesc+json",
+                            "application/vnd.kurrent.streamdesc+json"}) {
+    Response r = api_.Get("/streams/described", {{"Accept", media}});
+    ASSERT_EQ(r.result(), HttpStatus::ok) << media;
+    EXPECT_EQ(r.reason(), "Description Document");
+    EXPECT_EQ(r[http::bhttp::field::content_type], media + "; charset=utf-8");
+    json doc = json::parse(r.body());
+    EXPECT_EQ(doc["title"], "Description document for 'described'");
+    EXPECT_EQ(doc["_links"]["self"]["href"], "/streams/described");
+    EXPECT_EQ(doc["_links"]["self"]["supportedContentTypes"], json::array({media}));
+    EXPECT_EQ(doc["_links"]["stream"]["href"], "/streams/described");
+    // Each media type it offers for the stream is one the stream is served in.
+    for (const auto& offered : doc["_links"]["stream"]["supportedContentTypes"]) {
+      Response page = api_.Get("/streams/described", {{"Accept", offered.get<std::string>()}});
+      EXPECT_EQ(page.result(), HttpStatus::ok) << offered;
+      EXPECT_EQ(json::parse(page.body())["entries"].size(), 1u) << offered;
+    }
+  }
+  EXPECT_EQ(api_.GetJson("/streams/%24%24described", {{"Accept", "application/vnd.eventstore.streamdesc+json"}})
+                ["_links"]["self"]["href"],
+            "/streams/%24%24described");
+  Api anonymous(server_.port(), "");
+  EXPECT_EQ(anonymous.Get("/streams/described", {{"Accept", "application/vnd.eventstore.streamdesc+json"}}).result(),
+            HttpStatus::unauthorized);
+}
+
 // The web UI's event count is what a read of the stream returns, not last number + 1.
 TEST_F(CompatTest, WebUiEventCountIsTheReadableEvents) {
   auto post = [&](const std::string& stream, int n) {

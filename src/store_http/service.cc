@@ -33,6 +33,8 @@ constexpr size_t kMaxPage = 4096;
 constexpr char kAtomJson[] = "application/vnd.eventstore.atom+json";
 constexpr char kKurrentAtomJson[] = "application/vnd.kurrent.atom+json";
 constexpr char kJson[] = "application/json";
+constexpr char kStreamDesc[] = "application/vnd.eventstore.streamdesc+json";
+constexpr char kKurrentStreamDesc[] = "application/vnd.kurrent.streamdesc+json";
 
 constexpr char kEventJson[] = "application/vnd.eventstore.event+json";
 constexpr char kKurrentEventJson[] = "application/vnd.kurrent.event+json";
@@ -388,6 +390,27 @@ Response EventStoreService::Delete(const Exchange& ex) {
 // ---------------------------------------------------------------------------- reads
 
 Response EventStoreService::ReadHead(const Exchange& ex) {
+  // Accept: ...streamdesc+json asks for the stream's description document (what can be
+  // done with it and in which media types), as EventStoreDB answers it.
+  std::string accept(ex.Header("Accept"));
+  for (char& c : accept) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* desc : {kStreamDesc, kKurrentStreamDesc}) {
+    if (accept.find(desc) == std::string::npos) continue;
+    if (auto deny = Authorize(ex)) return std::move(*deny);
+    const std::string stream(ex.Param("stream"));
+    const std::string href = fmt::format("/streams/{}", http::PercentEncode(stream));
+    json doc = {
+        {"title", fmt::format("Description document for '{}'", stream)},
+        {"description", "The stream's links and the media types each of them is served in"},
+        {"_links",
+         {{"self", {{"href", href}, {"supportedContentTypes", json::array({desc})}}},
+          {"stream",
+           {{"href", href},
+            {"supportedContentTypes", json::array({kAtomJson, kKurrentAtomJson, kJson})}}}}}};
+    Response r = JsonWithType(HttpStatus::ok, doc, desc);
+    r.reason("Description Document");
+    return r;
+  }
   // GET /streams/{stream} = the newest page: head, backward, 20.
   // A backward read never waits, so the Reply is called before ReadPage returns.
   Exchange page = ex;
