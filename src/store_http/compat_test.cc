@@ -580,6 +580,37 @@ TEST_F(CompatTest, StreamDescriptionDocument) {
             HttpStatus::unauthorized);
 }
 
+// /streams/{s}/metadata/{event} and /streams/{s}/metadata/{from}/{direction}/{count} read
+// the metadata stream ($$s) as EventStoreDB routes them.
+TEST_F(CompatTest, MetadataStreamReadsByEventAndPage) {
+  ASSERT_EQ(api_.PostEvents("mroute", json::array({Event("E", json::object())})).result(), HttpStatus::created);
+  for (int max : {5, 7}) {
+    ASSERT_EQ(api_.Do(Verb::post, "/streams/mroute/metadata", json{{"$maxCount", max}}.dump(),
+                      {{"Content-Type", "application/json"}})
+                  .result(),
+              HttpStatus::created);
+  }
+  const Headers atom = {{"Accept", "application/vnd.eventstore.atom+json"}};
+  json one = api_.GetJson("/streams/mroute/metadata/0?embed=body", atom);
+  EXPECT_EQ(one["content"]["eventStreamId"], "$$mroute");
+  EXPECT_EQ(one["content"]["eventNumber"], 0);
+  EXPECT_EQ(one["content"]["data"]["$maxCount"], 5);
+  EXPECT_EQ(api_.GetJson("/streams/mroute/metadata/1", atom)["content"]["data"]["$maxCount"], 7);
+  EXPECT_EQ(api_.Get("/streams/mroute/metadata/2", atom).result(), HttpStatus::not_found);
+
+  json forward = api_.GetJson("/streams/mroute/metadata/0/forward/10?embed=body", atom);
+  ASSERT_EQ(forward["entries"].size(), 2u);
+  EXPECT_EQ(forward["entries"][0]["eventNumber"], 1);  // newest first, as every feed
+  json newest = api_.GetJson("/streams/mroute/metadata/head/backward/1", atom);
+  ASSERT_EQ(newest["entries"].size(), 1u);
+  EXPECT_EQ(newest["entries"][0]["title"], "1@$$mroute");
+  // The same answers as the $$ stream's own URIs.
+  EXPECT_EQ(api_.Get("/streams/mroute/metadata/0/forward/10?embed=body", atom).body(),
+            api_.Get("/streams/%24%24mroute/0/forward/10?embed=body", atom).body());
+  Api anonymous(server_.port(), "");
+  EXPECT_EQ(anonymous.Get("/streams/mroute/metadata/0", atom).result(), HttpStatus::unauthorized);
+}
+
 // The web UI's event count is what a read of the stream returns, not last number + 1.
 TEST_F(CompatTest, WebUiEventCountIsTheReadableEvents) {
   auto post = [&](const std::string& stream, int n) {

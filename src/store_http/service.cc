@@ -86,6 +86,14 @@ std::optional<std::string> Negotiate(const Exchange& ex, bool single_event = fal
   return best;
 }
 
+// The same request on the stream's metadata stream ("$$" + stream).
+Exchange OnMetastream(Exchange ex) {
+  for (auto& [name, value] : ex.params) {
+    if (name == "stream") value.insert(0, "$$");
+  }
+  return ex;
+}
+
 Response NotAcceptable() {
   return ErrorResponse(HttpStatus::not_acceptable,
                        "Not Acceptable: use application/vnd.eventstore.atom+json or application/json");
@@ -277,6 +285,17 @@ std::vector<http::Route> EventStoreService::Routes() {
       {Verb::get, "/streams/{stream}", h(&EventStoreService::ReadHead), Run::kBlocking},
       {Verb::get, "/streams/{stream}/metadata", h(&EventStoreService::ReadMetadata), Run::kBlocking},
       {Verb::post, "/streams/{stream}/metadata", a(&EventStoreService::AppendMetadata)},
+      // A stream's metadata stream ($$stream) by its event number or page, as EventStoreDB
+      // routes them under /metadata (the answers are those of /streams/$$stream/...).
+      {Verb::get, "/streams/{stream}/metadata/{event}",
+       http::Handler([this](const Exchange& ex) { return ReadOne(OnMetastream(ex)); }),
+       Run::kBlocking},
+      {Verb::get, "/streams/{stream}/metadata/{from}/{direction}/{count}",
+       http::AsyncHandler([this](Exchange ex, Reply r) { ReadPage(OnMetastream(ex), std::move(r)); }),
+       Run::kBlocking},
+      {Verb::get, "/streams/{stream}/metadata/{from}/{direction}",
+       http::AsyncHandler([this](Exchange ex, Reply r) { ReadPage(OnMetastream(ex), std::move(r)); }),
+       Run::kBlocking},
       {Verb::get, "/streams/{stream}/{event}", h(&EventStoreService::ReadOne), Run::kBlocking},
       {Verb::get, "/streams/{stream}/{from}/{direction}/{count}", a(&EventStoreService::ReadPage), Run::kBlocking},
       {Verb::get, "/streams/{stream}/{from}/{direction}", a(&EventStoreService::ReadPage), Run::kBlocking},
