@@ -6,14 +6,20 @@
 //   POST /api/transactions  (each answered only once the read model has it)
 //   GET  /api/contacts      (20 contacts with balances)
 // for --seconds each, and prints requests/s with p50/p99 latency: the median of --repeat
-// runs. Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
+// runs. It also prints the CPU time per request (user + system, median run) of the server
+// side (this process without its client threads, plus the dt-eventstore process in the
+// remote modes) and of the bench's client threads: unlike requests/s these do not depend
+// on what else the machine runs. Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
 // remote+sqlite, remote+pg (need a dt-eventstore executable: --eventstore-bin).
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -60,6 +66,7 @@ std::vector<std::string> Split(const std::string& s) {
 
 struct RunResult {
   double rps = 0, p50_ms = 0, p99_ms = 0;
+  double server_cpu_us = 0, client_cpu_us = 0;  // CPU time per request
   size_t errors = 0;
   size_t requests = 0;
 };
@@ -69,6 +76,37 @@ double Percentile(std::vector<double>& v, double p) {
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
   return v[i];
+}
+
+double Seconds(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+
+// User + system CPU seconds of this process (RUSAGE_SELF) or the calling thread.
+double CpuSeconds(int who) {
+  rusage ru{};
+  ::getrusage(who, &ru);
+  return Seconds(ru.ru_utime) + Seconds(ru.ru_stime);
+}
+
+// User + system CPU seconds of another process (0 when there is none).
+double ProcessCpuSeconds(pid_t pid) {
+  if (pid <= 0) return 0;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[1024];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+  if (!p) return 0;
+  unsigned long long utime = 0, stime = 0;
+  // Fields after ")": state(3) ... utime(14) stime(15).
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                  &stime) != 2) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 struct Session {
@@ -85,8 +123,9 @@ json Login(dt::http::TestClient& c, const std::string& user) {
 
 // One measured run: `conns` threads, each with its own keep-alive connection.
 RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bool write,
-              double seconds) {
+              double seconds, pid_t eventstore_pid) {
   std::vector<std::vector<double>> lat(static_cast<size_t>(conns));
+  std::vector<double> client_cpu(static_cast<size_t>(conns));
   std::atomic<size_t> errors{0};
   std::atomic<bool> go{false};
   Clock::time_point end;
@@ -98,6 +137,7 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
       std::string auth = "Bearer " + s.token;
       size_t n = 0;
       while (!go) std::this_thread::yield();
+      double cpu0 = CpuSeconds(RUSAGE_THREAD);
       while (Clock::now() < end) {
         auto t0 = Clock::now();
         unsigned status;
@@ -122,13 +162,18 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         ++n;
       }
+      client_cpu[static_cast<size_t>(i)] = CpuSeconds(RUSAGE_THREAD) - cpu0;
     });
   }
+  double self0 = CpuSeconds(RUSAGE_SELF), es0 = ProcessCpuSeconds(eventstore_pid);
   auto start = Clock::now();
   end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   go = true;
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double self = CpuSeconds(RUSAGE_SELF) - self0, es = ProcessCpuSeconds(eventstore_pid) - es0;
+  double clients = 0;
+  for (double c : client_cpu) clients += c;
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   RunResult r;
@@ -137,6 +182,11 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
   r.p99_ms = Percentile(all, 0.99);
   r.errors = errors;
   r.requests = all.size();
+  if (!all.empty()) {
+    double n = static_cast<double>(all.size());
+    r.server_cpu_us = (self - clients + es) * 1e6 / n;
+    r.client_cpu_us = clients * 1e6 / n;
+  }
   return r;
 }
 
@@ -174,8 +224,10 @@ int main(int argc, char** argv) {
   }
   if (!a.pg_url.empty()) ::setenv("DT_TEST_PG_URL", a.pg_url.c_str(), 1);
   spdlog::set_level(spdlog::level::warn);
-  std::printf("| client | read model | endpoint | connections | requests/s | p50 ms | p99 ms | errors |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| client | read model | endpoint | connections | requests/s | p50 ms | p99 ms | errors "
+      "| server CPU µs/req | bench client CPU µs/req |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& mode : a.modes) {
     bool remote = mode.rfind("remote", 0) == 0;
     bool pg = mode.size() > 3 && mode.substr(mode.size() - 2) == "pg";
@@ -249,7 +301,8 @@ int main(int argc, char** argv) {
           // counted (setup excluded), and their request counts go to stderr: instructions
           // per request are then the total / requests.
           CALLGRIND_START_INSTRUMENTATION;
-          runs.push_back(Run(port, sessions, conns, write, a.seconds));
+          runs.push_back(Run(port, sessions, conns, write, a.seconds,
+                             eventstore ? eventstore->pid() : 0));
           CALLGRIND_STOP_INSTRUMENTATION;
           if (RUNNING_ON_VALGRIND) {
             std::fprintf(stderr, "%s %s %d connections: %zu requests\n", mode.c_str(),
@@ -260,9 +313,10 @@ int main(int argc, char** argv) {
         const RunResult& m = runs[runs.size() / 2];
         size_t errors = 0;
         for (auto& r : runs) errors += r.errors;
-        std::printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %zu |\n", client.c_str(),
-                    store.c_str(), write ? "POST /api/transactions" : "GET /api/contacts", conns,
-                    m.rps, m.p50_ms, m.p99_ms, errors);
+        std::printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %zu | %.0f | %.0f |\n",
+                    client.c_str(), store.c_str(),
+                    write ? "POST /api/transactions" : "GET /api/contacts", conns, m.rps,
+                    m.p50_ms, m.p99_ms, errors, m.server_cpu_us, m.client_cpu_us);
         std::fflush(stdout);
       }
     }

@@ -75,6 +75,7 @@ class EventStoreProcess {
   EventStoreProcess(const EventStoreProcess&) = delete;
   EventStoreProcess& operator=(const EventStoreProcess&) = delete;
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  private:
