@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <charconv>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "api/error_mapping.h"
@@ -67,10 +70,42 @@ Response WithETag(Response r, int64_t version) {
   return r;
 }
 
+// A write's answer, sent once both its command's result (computed on the handler's thread)
+// and the durability of its event (possibly reported from the event store's writer thread
+// first) are in: whichever comes second goes on.
+struct PendingWrite {
+  std::atomic<int> missing{2};
+  Status durable;                     // set before its decrement
+  std::optional<Response> answer;     // set before its decrement
+  std::string stream;
+  int64_t number = -1;
+  bool replayed = false;
+};
+
+// Answers once the read model has the event (read-your-writes). No thread waits for that:
+// the projector answers right after the batch with the event commits
+// (Projector::WhenApplied), so one commit releases every writer it holds.
+void AnswerWhenApplied(const ApiDeps& d, const std::shared_ptr<PendingWrite>& p,
+                       const std::string& request_id, const http::Reply& reply, bool may_block) {
+  if (!p->durable.ok()) return reply(ErrorFromStatus(p->durable, request_id));
+  const std::string& stream = p->stream;
+  int64_t number = p->number;
+  d.projector->WhenApplied(
+      stream, number, d.read_your_writes_timeout, p->replayed,
+      [reply, p, request_id](bool applied) {
+        if (!applied) {
+          spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", request_id,
+                       p->stream, p->number);
+        }
+        reply(std::move(*p->answer));
+      },
+      may_block);
+}
+
 // The common path of every write: authenticate, parse, run the command, then answer once
-// the read model has the event (read-your-writes). No thread waits for that: the projector
-// answers right after the batch with the event commits (Projector::WhenApplied), so one
-// commit releases every writer it holds.
+// the event is durable and in the read model. `command(ctx, body, durable)` returns the
+// answer and calls `durable` exactly once when it is ok (see TrackerService::Durable): a
+// create leaves its append running, so this thread is free before the event is durable.
 template <typename Command>
 void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Command&& command) {
   auto claims = Authenticate(d, ex);
@@ -92,20 +127,41 @@ void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Comma
     ctx.idempotency =
         tracker::MakeIdempotencyContext(ctx.user_id, key, VerbName(ex), ex.path, *body);
   }
-  auto result = command(ctx, *body);
+  auto p = std::make_shared<PendingWrite>();
+  // A standby instance polls the read model for read-your-writes: the command then blocks
+  // on this (worker) thread, as the polling does.
+  tracker::TrackerService::Durable durable;
+  if (d.projector->Active()) {
+    durable = [&d, p, reply, request_id = ex.request_id](Status s) {
+      p->durable = std::move(s);
+      // Possibly on the event store's writer thread: nothing may block there.
+      if (p->missing.fetch_sub(1) == 1) AnswerWhenApplied(d, p, request_id, reply, false);
+    };
+  } else {
+    p->missing = 1;  // the command's result only: no `durable`, so the command blocks
+  }
+  auto result = command(ctx, *body, std::move(durable));
   if (!result.ok()) return reply(ErrorFromStatus(result.status(), ex.request_id));
-  auto answer = std::make_shared<Response>(JsonOk(result->created ? S::created : S::ok, result->body));
-  if (result->body.contains("version")) *answer = WithETag(std::move(*answer), result->event_number);
-  d.projector->WhenApplied(
-      result->stream, result->event_number, d.read_your_writes_timeout, result->replayed,
-      [reply, answer, request_id = ex.request_id, stream = result->stream,
-       number = result->event_number](bool applied) {
-        if (!applied) {
-          spdlog::warn("msg=read_model_lagging request_id={} stream={} event={}", request_id,
-                       stream, number);
-        }
-        reply(std::move(*answer));
-      });
+  p->answer.emplace(JsonOk(result->created ? S::created : S::ok, result->body));
+  if (result->body.contains("version")) {
+    *p->answer = WithETag(std::move(*p->answer), result->event_number);
+  }
+  p->stream = std::move(result->stream);
+  p->number = result->event_number;
+  p->replayed = result->replayed;
+  if (p->missing.fetch_sub(1) == 1) AnswerWhenApplied(d, p, ex.request_id, reply, true);
+}
+
+// A command that returns once its event is durable.
+template <typename Command>
+auto Blocking(Command&& command) {
+  return [command = std::forward<Command>(command)](const tracker::CommandContext& ctx,
+                                                    const json& body,
+                                                    tracker::TrackerService::Durable durable) {
+    auto r = command(ctx, body);
+    if (r.ok() && durable) durable(Status::Ok());
+    return r;
+  };
 }
 
 json EventJson(const std::string& event_id, std::string_view aggregate_type,
@@ -273,25 +329,27 @@ Response Api::GetContact(const Exchange& ex) {
 }
 
 void Api::CreateContact(Exchange ex, http::Reply reply) {
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
-    return d_.tracker->CreateContact(ctx, body);
-  });
+  Write(d_, ex, reply,
+        [&](const tracker::CommandContext& ctx, const json& body,
+            tracker::TrackerService::Durable durable) {
+          return d_.tracker->CreateContact(ctx, body, std::move(durable));
+        });
 }
 
 void Api::UpdateContact(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
   if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, Blocking([&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->UpdateContact(ctx, *id, body);
-  });
+  }));
 }
 
 void Api::DeleteContact(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
   if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, Blocking([&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->DeleteContact(ctx, *id, body);
-  });
+  }));
 }
 
 namespace {
@@ -349,25 +407,27 @@ Response Api::GetTransaction(const Exchange& ex) {
 }
 
 void Api::CreateTransaction(Exchange ex, http::Reply reply) {
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
-    return d_.tracker->CreateTransaction(ctx, body);
-  });
+  Write(d_, ex, reply,
+        [&](const tracker::CommandContext& ctx, const json& body,
+            tracker::TrackerService::Durable durable) {
+          return d_.tracker->CreateTransaction(ctx, body, std::move(durable));
+        });
 }
 
 void Api::UpdateTransaction(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
   if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, Blocking([&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->UpdateTransaction(ctx, *id, body);
-  });
+  }));
 }
 
 void Api::DeleteTransaction(Exchange ex, http::Reply reply) {
   auto id = PathId(ex);
   if (!id.ok()) return reply(ErrorFromStatus(id.status(), ex.request_id));
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, Blocking([&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->DeleteTransaction(ctx, *id, body);
-  });
+  }));
 }
 
 Response Api::TransactionEvents(const Exchange& ex) {
@@ -414,9 +474,9 @@ Response Api::GetSettings(const Exchange& ex) {
 
 void Api::PutSetting(Exchange ex, http::Reply reply) {
   std::string key(ex.Param("key"));
-  Write(d_, ex, reply, [&](const tracker::CommandContext& ctx, const json& body) {
+  Write(d_, ex, reply, Blocking([&](const tracker::CommandContext& ctx, const json& body) {
     return d_.tracker->SetSetting(ctx, key, body);
-  });
+  }));
 }
 
 // ------------------------------------------------------------------ admin

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,16 @@ class EventStoreClient {
   // kUnavailable (cannot reach the store), kInvalidArgument.
   virtual Result<AppendResult> Append(std::string_view stream, int64_t expected_version,
                                       std::vector<ProposedEvent> events) = 0;
+
+  // Append without waiting: `done` runs once the append is durable or has failed, on a
+  // thread of the client's (the in-process engine: its writer thread, so `done` must be
+  // quick) or on the calling thread, possibly before this returns. The default runs Append
+  // and then `done` on the calling thread.
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  virtual void AppendAsync(std::string_view stream, int64_t expected_version,
+                           std::vector<ProposedEvent> events, AppendCallback done) {
+    done(Append(stream, expected_version, std::move(events)));
+  }
 
   // Reads up to max_count events forward from `from` (inclusive). Errors: kStreamNotFound
   // (missing or soft-deleted), kStreamDeleted, kUnavailable.

@@ -65,8 +65,8 @@ InProcessClient::~InProcessClient() {
   if (owned_) (void)owned_->Close();
 }
 
-Result<AppendResult> InProcessClient::Append(std::string_view stream, int64_t expected_version,
-                                             std::vector<ProposedEvent> events) {
+namespace {
+std::vector<store::EventData> ToEventData(std::vector<ProposedEvent>&& events) {
   std::vector<store::EventData> batch;
   batch.reserve(events.size());
   for (auto& e : events) {
@@ -78,9 +78,24 @@ Result<AppendResult> InProcessClient::Append(std::string_view stream, int64_t ex
     d.is_json = true;
     batch.push_back(std::move(d));
   }
-  auto r = store_.Append(stream, expected_version, std::move(batch));
+  return batch;
+}
+}  // namespace
+
+Result<AppendResult> InProcessClient::Append(std::string_view stream, int64_t expected_version,
+                                             std::vector<ProposedEvent> events) {
+  auto r = store_.Append(stream, expected_version, ToEventData(std::move(events)));
   if (!r.ok()) return r.status();
   return AppendResult{r->first_number, r->last_number};
+}
+
+void InProcessClient::AppendAsync(std::string_view stream, int64_t expected_version,
+                                  std::vector<ProposedEvent> events, AppendCallback done) {
+  store_.AppendAsync(std::string(stream), expected_version, ToEventData(std::move(events)),
+                     [done = std::move(done)](Result<store::AppendResult> r) {
+                       if (!r.ok()) return done(r.status());
+                       done(AppendResult{r->first_number, r->last_number});
+                     });
 }
 
 Result<StreamPage> InProcessClient::ReadStreamForward(std::string_view stream, int64_t from,

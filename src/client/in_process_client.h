@@ -27,6 +27,8 @@ class InProcessClient final : public EventStoreClient {
 
   Result<AppendResult> Append(std::string_view stream, int64_t expected_version,
                               std::vector<ProposedEvent> events) override;
+  void AppendAsync(std::string_view stream, int64_t expected_version,
+                   std::vector<ProposedEvent> events, AppendCallback done) override;
   Result<StreamPage> ReadStreamForward(std::string_view stream, int64_t from,
                                        size_t max_count) override;
   Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,

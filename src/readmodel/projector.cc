@@ -207,7 +207,7 @@ void Projector::ExpireWaiters(bool standby) {
 
 void Projector::WhenApplied(const std::string& stream, int64_t number,
                             std::chrono::milliseconds timeout, bool maybe_old,
-                            AppliedCallback done) {
+                            AppliedCallback done, bool may_block) {
   if (active_ && !stop_) {
     auto seen = [&] {
       auto it = applied_.find(stream);
@@ -240,7 +240,15 @@ void Projector::WhenApplied(const std::string& stream, int64_t number,
     done(true);
     return;
   }
-  done(WaitApplied(stream, number, timeout, maybe_old));
+  if (!may_block && !stop_) {
+    // Run() answers it: ExpireWaiters asks the read model on each standby round.
+    std::lock_guard lock(wait_mu_);
+    waiters_[stream].push_back(Waiter{number, Clock::now() + timeout, std::move(done)});
+    ++waiter_count_;
+    return;
+  }
+  done(WaitApplied(stream, number, may_block ? timeout : std::chrono::milliseconds(0),
+                   maybe_old));
 }
 
 Result<bool> Projector::Step(std::chrono::milliseconds long_poll) {

@@ -107,9 +107,15 @@ class Projector {
   // event is already there; otherwise on the projector's thread right after the batch that
   // has it commits (so one commit releases every writer it holds), and must be quick. A
   // standby instance polls the read model on the calling thread, as WaitApplied does.
+  // With `may_block` false (a caller on a thread that must not wait, such as the event
+  // store's writer) a standby instance does not poll on the calling thread either: the
+  // projector's thread asks the read model for it (about once a lock retry, so slower).
   using AppliedCallback = std::function<void(bool applied)>;
   void WhenApplied(const std::string& stream, int64_t number, std::chrono::milliseconds timeout,
-                   bool maybe_old, AppliedCallback done);
+                   bool maybe_old, AppliedCallback done, bool may_block = true);
+
+  // Holds the projector lock and runs: WhenApplied answers from the projector's commits.
+  bool Active() const { return active_ && !stop_; }
 
   // Blocking rebuild (see above). kConflict when one is already running or another
   // instance holds the projector lock. `progress` is called about twice a second.

@@ -25,6 +25,7 @@
 // Thread-safety: all methods, any thread. Lifetime: the client must outlive the service.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,12 +71,23 @@ class TrackerService {
 
   explicit TrackerService(client::EventStoreClient& store) : store_(store) {}
 
-  Result<CommandResult> CreateContact(const CommandContext& ctx, const nlohmann::json& body);
+  // Creates may leave the append running: with `durable` set, a create without a fixed
+  // event id or aggregate id (no Idempotency-Key, no explicit id) returns its answer (as it
+  // reads once appended) as soon as the append is queued, and `durable` runs when the event
+  // is durable (Ok) or its append failed, on the event store client's thread (keep it quick:
+  // the in-process engine's writer) or before this returns. Other creates block and run
+  // `durable(Ok)` before returning. Either way `durable` runs exactly once when the result is
+  // ok, and never when it is an error.
+  using Durable = std::function<void(Status)>;
+
+  Result<CommandResult> CreateContact(const CommandContext& ctx, const nlohmann::json& body,
+                                      Durable durable = {});
   Result<CommandResult> UpdateContact(const CommandContext& ctx, const std::string& id,
                                       const nlohmann::json& body);
   Result<CommandResult> DeleteContact(const CommandContext& ctx, const std::string& id,
                                       const nlohmann::json& body);
-  Result<CommandResult> CreateTransaction(const CommandContext& ctx, const nlohmann::json& body);
+  Result<CommandResult> CreateTransaction(const CommandContext& ctx, const nlohmann::json& body,
+                                          Durable durable = {});
   Result<CommandResult> UpdateTransaction(const CommandContext& ctx, const std::string& id,
                                           const nlohmann::json& body);
   Result<CommandResult> DeleteTransaction(const CommandContext& ctx, const std::string& id,
@@ -98,7 +110,10 @@ class TrackerService {
                                Decide&& decide);
   template <typename Build>
   Result<CommandResult> Create(const CommandContext& ctx, const std::string& prefix,
-                               Build&& build);
+                               Build&& build, Durable durable);
+  template <typename Build>
+  Result<CommandResult> CreateBlocking(const CommandContext& ctx, const std::string& stream,
+                                       const std::string& id, Build& build);
   Result<CommandResult> Finish(const CommandContext& ctx, const std::string& stream,
                                const client::ProposedEvent& event, const nlohmann::json& data,
                                int64_t number);
