@@ -351,6 +351,14 @@ class ProjectorTest : public ReadModelTest {
     ctx.request_id = "test";
     return ctx;
   }
+  // Rebuilds the read model and checks that the result equals `before` row for row.
+  void ExpectRebuildGives(Projector& projector, const std::string& before) {
+    Status s = projector.Rebuild();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto rebuilt = store_->Dump();
+    ASSERT_TRUE(rebuilt.ok());
+    EXPECT_EQ(before, *rebuilt);
+  }
   // A mixed history: creates, updates, deletes, settings, for two users.
   void WriteHistory(int contacts) {
     for (int i = 0; i < contacts; ++i) {
@@ -415,10 +423,7 @@ TEST_P(ProjectorTest, RebuiltReadModelEqualsIncrementalOneRowForRow) {
   ASSERT_TRUE(projector.WaitApplied(head_written->stream, 0, std::chrono::seconds(10)));
   auto incremental = store_->Dump();
   ASSERT_TRUE(incremental.ok());
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto rebuilt = store_->Dump();
-  ASSERT_TRUE(rebuilt.ok());
-  EXPECT_EQ(*incremental, *rebuilt);
+  ExpectRebuildGives(projector, *incremental);
   EXPECT_GT(std::count(incremental->begin(), incremental->end(), '\n'), 150);
   // The live projector goes on after the swap.
   auto more = tracker_->CreateContact(Ctx("user-b"), json{{"name", "after"}});
@@ -440,15 +445,9 @@ TEST_P(ProjectorTest, RebuildInSmallBatchesEqualsIncremental) {
   ASSERT_TRUE(projector.CatchUp().ok());
   auto incremental = store_->Dump();
   ASSERT_TRUE(incremental.ok());
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto rebuilt = store_->Dump();
-  ASSERT_TRUE(rebuilt.ok());
-  EXPECT_EQ(*incremental, *rebuilt);
+  ExpectRebuildGives(projector, *incremental);
   // And once more (index and key names of the next generation).
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto again = store_->Dump();
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*incremental, *again);
+  ExpectRebuildGives(projector, *incremental);
 }
 
 TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
@@ -472,11 +471,8 @@ TEST_P(ProjectorTest, RebuildWhileWritesGoOnLosesNothing) {
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE(projector.WaitApplied(last->stream, 0, std::chrono::seconds(10)));
   auto incremental = store_->Dump();
-  Status again = projector.Rebuild();
-  ASSERT_TRUE(again.ok()) << again.ToString();
-  auto dump = store_->Dump();
-  ASSERT_TRUE(incremental.ok() && dump.ok());
-  EXPECT_EQ(*incremental, *dump);
+  ASSERT_TRUE(incremental.ok());
+  ExpectRebuildGives(projector, *incremental);
   projector.Stop();
 }
 
@@ -536,10 +532,7 @@ TEST_P(ProjectorTest, EventsNoStoreCanHoldAsTheyAreNeverStopTheProjector) {
   auto live = store_->Dump();
   ASSERT_TRUE(live.ok());
 
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto rebuilt = store_->Dump();
-  ASSERT_TRUE(rebuilt.ok());
-  EXPECT_EQ(*live, *rebuilt);
+  ExpectRebuildGives(projector, *live);
   status = projector.GetStatus();
   EXPECT_EQ(status.rebuild.events_skipped, 5);
   EXPECT_EQ(status.rebuild.events_repaired, 2);
@@ -588,10 +581,7 @@ TEST_P(ProjectorTest, SchemaOneReadModelIsMigratedWithItsBalances) {
   ASSERT_TRUE(projector.CatchUp().ok());
   auto live = store_->Dump();
   ASSERT_TRUE(live.ok());
-  ASSERT_TRUE(projector.Rebuild().ok());
-  auto rebuilt = store_->Dump();
-  ASSERT_TRUE(rebuilt.ok());
-  EXPECT_EQ(*live, *rebuilt);
+  ExpectRebuildGives(projector, *live);
 }
 
 TEST(RepairText, ReplacesNulAndBytesThatAreNotUtf8) {
