@@ -7,6 +7,9 @@
 #include <thread>
 
 #include "api/api_test_env.h"
+#include "tracker/events.h"
+#include "tracker/model.h"
+#include "tracker/user_service.h"
 
 namespace dt::api {
 namespace {
@@ -248,6 +251,37 @@ TEST_P(ApiTest, DeletingAContactHidesItsTransactionsFromListsAndTotals) {
   // History stays readable, and no new transaction can be booked on the deleted contact.
   EXPECT_EQ(alice_->Get("/api/contacts/" + gone + "/events").status, 200u);
   EXPECT_EQ(alice_->Post("/api/transactions", Tx(gone, "lent", 1)).status, 404u);
+}
+
+// A transaction's contact is looked up in the read model first; one the read model does not
+// have (yet) is decided by its stream: here a contact written to the event store while the
+// projector is stopped is still found, and still only for its own user.
+TEST_P(ApiTest, TransactionsFindAContactTheReadModelDoesNotHaveYet) {
+  alice_.reset();
+  bob_.reset();
+  env_->Stop();
+  env_->config().read_your_writes = std::chrono::milliseconds(100);  // its wait is in vain
+  env_->Start();
+  alice_ = env_->Login("alice");
+  bob_ = env_->Login("bob");
+  env_->app().projector().Stop();
+  tracker::Contact c;
+  c.id = Uuid::Random().ToString();
+  c.user_id = tracker::UserService::UserIdFor("alice");
+  c.name = "Only in the log";
+  c.created_at = c.updated_at = "2024-05-01T00:00:00.000000Z";
+  json data = {{"user_id", c.user_id}, {"contact_id", c.id}, {"contact", tracker::ContactToJson(c)},
+               {"comment", ""}, {"occurred_at", c.created_at}};
+  auto appended = env_->app().events().Append(
+      tracker::ContactStream(c.id), client::kNoStream,
+      {client::ProposedEvent{Uuid::Random(), std::string(tracker::event_type::kContactCreated),
+                             data.dump(), ""}});
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ(alice_->Get("/api/contacts/" + c.id).status, 404u);  // not in the read model
+  auto t = alice_->Post("/api/transactions", Tx(c.id, "lent", 10));
+  EXPECT_EQ(t.status, 201u) << t.raw;
+  EXPECT_EQ(t.body["contact_id"], c.id);
+  EXPECT_EQ(bob_->Post("/api/transactions", Tx(c.id, "lent", 10)).status, 404u);
 }
 
 TEST_P(ApiTest, UsersSeeOnlyTheirOwnData) {

@@ -89,7 +89,12 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   app->store_ = std::move(store).value();
   DT_ASSIGN_OR_RETURN(std::string secret, ResolveJwtSecret(config));
   app->jwt_ = std::make_unique<tracker::JwtSigner>(secret, config.jwt_expiration);
-  app->tracker_ = std::make_unique<tracker::TrackerService>(*app->events_);
+  // A transaction's contact is checked in the read model first (tracker_service.h).
+  app->tracker_ = std::make_unique<tracker::TrackerService>(
+      *app->events_, [store = app->store_.get()](const std::string& user_id,
+                                                 const std::string& id) {
+        return store->GetContact(user_id, id);
+      });
   app->users_ = std::make_unique<tracker::UserService>(*app->events_);
   if (!config.bootstrap_users.empty()) {
     DT_ASSIGN_OR_RETURN(auto accounts, tracker::UserService::ParseBootstrap(config.bootstrap_users));

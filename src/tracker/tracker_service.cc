@@ -357,6 +357,12 @@ Result<CommandResult> TrackerService::CreateBlocking(const CommandContext& ctx,
 
 Result<Contact> TrackerService::LoadLiveContact(const std::string& user_id,
                                                 const std::string& contact_id) {
+  if (contacts_) {
+    auto known = contacts_(user_id, contact_id);
+    if (known.ok() && known->has_value() && !(*known)->is_deleted && (*known)->user_id == user_id) {
+      return std::move(**known);
+    }
+  }
   auto page = store_.ReadStreamBackward(ContactStream(contact_id), -1, 1);
   if (!page.ok()) {
     if (page.status().Is(Code::kStreamNotFound)) return Status::NotFound("Contact not found");

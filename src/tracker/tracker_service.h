@@ -69,7 +69,16 @@ class TrackerService {
   // growing pause (up to 20 ms) lets the contenders spread out.
   static constexpr int kMaxAttempts = 32;
 
-  explicit TrackerService(client::EventStoreClient& store) : store_(store) {}
+  // Where a transaction's contact is looked up first (the read model's contacts by user and
+  // id; nullopt when it has none). A live contact found there is taken as it is: every
+  // answered contact write is already in the read model (read-your-writes), so it answers
+  // as a read of the contact's stream would, without a round trip to the event store (see
+  // docs/DESIGN.md). Anything else (not there, deleted, an error) is decided by the stream.
+  using ContactLookup = std::function<Result<std::optional<Contact>>(const std::string& user_id,
+                                                                     const std::string& id)>;
+
+  explicit TrackerService(client::EventStoreClient& store, ContactLookup contacts = {})
+      : store_(store), contacts_(std::move(contacts)) {}
 
   // Creates may leave the append running: with `durable` set, a create without a fixed
   // event id or aggregate id (no Idempotency-Key, no explicit id) returns its answer (as it
@@ -127,6 +136,7 @@ class TrackerService {
   Result<std::optional<CommandResult>> RecordedUnchanged(const CommandContext& ctx);
 
   client::EventStoreClient& store_;
+  const ContactLookup contacts_;
 };
 
 // The answer a stored event stands for (used on replays and for fresh events alike).
