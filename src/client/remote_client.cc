@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "client/time_util.h"
 #include "common/text_codec.h"
@@ -210,49 +211,94 @@ Status HttpError(const http::response<http::string_body>& res, std::string_view 
   return Status::InvalidArgument(msg + " " + res.body().substr(0, 200));
 }
 
+// A feed (embed=body) as the client uses it, read with simdjson's DOM parser (one parser per
+// thread, reused: its buffers grow to the largest page once) instead of a nlohmann::json
+// tree: a page of `$all` is parsed for every batch the projector applies.
+struct Feed {
+  std::vector<ResolvedEvent> events;  // as the entries come: newest first
+  size_t raw_entries = 0;             // entries in the page, readable or not
+  std::optional<AllPosition> previous;  // the "previous" link's $all position, when asked for
+};
+
+namespace dom = simdjson::dom;
+
+std::string_view StringOr(dom::object o, std::string_view key, std::string_view fallback = {}) {
+  std::string_view v;
+  if (o[key].get_string().get(v) != simdjson::SUCCESS) return fallback;
+  return v;
+}
+
+// The text of an entry's data or metaData: a string as it is (a non-JSON event's data as a
+// JSON string of its text), anything else as its JSON text.
+std::string TextOf(dom::object o, std::string_view key, bool as_is) {
+  dom::element v;
+  if (o[key].get(v) != simdjson::SUCCESS || v.is_null()) return {};
+  std::string_view text;
+  if (v.get_string().get(text) == simdjson::SUCCESS) {
+    if (as_is) return std::string(text);
+    return json(std::string(text)).dump();
+  }
+  // Not what EventStoreDB sends for embed=body: normalised as nlohmann writes it.
+  return json::parse(simdjson::to_string(v), nullptr, false).dump();
+}
+
 // Turns an entry of an embed=body feed into a ResolvedEvent.
-std::optional<ResolvedEvent> EntryToEvent(const json& e) {
-  if (!e.is_object()) return std::nullopt;
+std::optional<ResolvedEvent> EntryToEvent(dom::element element) {
+  dom::object e;
+  if (element.get_object().get(e) != simdjson::SUCCESS) return std::nullopt;
   ResolvedEvent r;
-  r.stream = e.value("streamId", std::string());
-  r.number = e.value("eventNumber", int64_t{0});
-  r.type = e.value("eventType", std::string());
-  auto id = Uuid::Parse(e.value("eventId", std::string()));
-  if (id) r.id = *id;
-  bool is_json = e.value("isJson", true);
-  auto text_of = [&](const char* key) -> std::string {
-    auto it = e.find(key);
-    if (it == e.end() || it->is_null()) return {};
-    if (it->is_string()) {
-      const auto& s = it->get_ref<const std::string&>();
-      if (is_json || std::string_view(key) == "metaData") return s;
-      return json(s).dump();
-    }
-    return it->dump();
-  };
-  r.data = text_of("data");
-  r.metadata = text_of("metaData");
-  auto updated = e.value("updated", std::string());
-  if (auto us = ParseRfc3339Micros(updated)) r.created_us = *us;
+  r.stream = std::string(StringOr(e, "streamId"));
+  int64_t number = 0;
+  if (e["eventNumber"].get_int64().get(number) == simdjson::SUCCESS) r.number = number;
+  r.type = std::string(StringOr(e, "eventType"));
+  if (auto id = Uuid::Parse(StringOr(e, "eventId"))) r.id = *id;
+  bool is_json = true;
+  if (e["isJson"].get_bool().get(is_json) != simdjson::SUCCESS) is_json = true;
+  r.data = TextOf(e, "data", is_json);
+  r.metadata = TextOf(e, "metaData", true);
+  if (auto us = ParseRfc3339Micros(StringOr(e, "updated"))) r.created_us = *us;
   return r;
 }
 
-std::optional<AllPosition> PositionFromLink(const json& feed, std::string_view relation) {
-  auto links = feed.find("links");
-  if (links == feed.end() || !links->is_array()) return std::nullopt;
-  for (const auto& l : *links) {
-    if (l.value("relation", std::string()) != relation) continue;
-    std::string uri = l.value("uri", std::string());
-    // .../streams/%24all/{32 hex}/forward/{n}
-    auto end = uri.rfind('/');
-    if (end == std::string::npos) continue;
-    auto mid = uri.rfind('/', end - 1);
-    if (mid == std::string::npos) continue;
-    auto start = uri.rfind('/', mid - 1);
-    if (start == std::string::npos) continue;
-    return AllPosition::Parse(std::string_view(uri).substr(start + 1, mid - start - 1));
+// .../streams/%24all/{32 hex}/forward/{n}: the position.
+std::optional<AllPosition> PositionInUri(std::string_view uri) {
+  auto end = uri.rfind('/');
+  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  auto mid = uri.rfind('/', end - 1);
+  if (mid == std::string_view::npos || mid == 0) return std::nullopt;
+  auto start = uri.rfind('/', mid - 1);
+  if (start == std::string_view::npos) return std::nullopt;
+  return AllPosition::Parse(uri.substr(start + 1, mid - start - 1));
+}
+
+Result<Feed> ParseFeed(const std::string& body, bool want_previous) {
+  thread_local dom::parser parser;
+  dom::object feed;
+  if (parser.parse(body).get_object().get(feed) != simdjson::SUCCESS) {
+    return Status::Unavailable("event store answered a feed that is not JSON");
   }
-  return std::nullopt;
+  Feed out;
+  dom::array entries;
+  if (feed["entries"].get_array().get(entries) == simdjson::SUCCESS) {
+    out.raw_entries = entries.size();
+    out.events.reserve(out.raw_entries);
+    for (dom::element e : entries) {
+      if (auto ev = EntryToEvent(e)) out.events.push_back(std::move(*ev));
+    }
+  }
+  dom::array links;
+  if (want_previous && feed["links"].get_array().get(links) == simdjson::SUCCESS) {
+    for (dom::element l : links) {
+      dom::object link;
+      if (l.get_object().get(link) != simdjson::SUCCESS) continue;
+      if (StringOr(link, "relation") != "previous") continue;
+      if (auto p = PositionInUri(StringOr(link, "uri"))) {
+        out.previous = p;
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 int64_t VersionFromETag(const http::response<http::string_body>& res) {
@@ -311,18 +357,10 @@ namespace {
 
 Result<StreamPage> ParseStreamFeed(const http::response<http::string_body>& res, bool forward,
                                    size_t max_count) {
-  json feed = json::parse(res.body(), nullptr, false);
-  if (feed.is_discarded() || !feed.is_object()) {
-    return Status::Unavailable("event store answered a feed that is not JSON");
-  }
+  DT_ASSIGN_OR_RETURN(Feed feed, ParseFeed(res.body(), false));
   StreamPage page;
   page.last_number = VersionFromETag(res);
-  auto entries = feed.find("entries");
-  if (entries != feed.end() && entries->is_array()) {
-    for (const auto& e : *entries) {
-      if (auto ev = EntryToEvent(e)) page.events.push_back(std::move(*ev));
-    }
-  }
+  page.events = std::move(feed.events);
   if (forward) std::reverse(page.events.begin(), page.events.end());
   page.end_of_stream = page.events.size() < max_count;
   if (!forward && !page.events.empty() && page.events.back().number == 0) {
@@ -369,29 +407,19 @@ Result<AllPage> RemoteClient::ReadAllForward(const AllPosition& from, size_t max
                             {}, std::move(headers), std::chrono::seconds(seconds));
   if (!res.ok()) return res.status();
   if (res->result_int() != 200) return HttpError(*res, "read $all");
-  json feed = json::parse(res->body(), nullptr, false);
-  if (feed.is_discarded() || !feed.is_object()) {
-    return Status::Unavailable("event store answered a $all feed that is not JSON");
-  }
+  DT_ASSIGN_OR_RETURN(Feed feed, ParseFeed(res->body(), true));
   AllPage page;
-  size_t raw = 0;
-  auto entries = feed.find("entries");
-  if (entries != feed.end() && entries->is_array()) {
-    raw = entries->size();
-    for (const auto& e : *entries) {
-      auto ev = EntryToEvent(e);
-      if (!ev || ev->type.empty() || ev->type[0] == '$' ||
-          (!ev->stream.empty() && ev->stream[0] == '$')) {
-        continue;
-      }
-      page.events.push_back(std::move(*ev));
+  const size_t raw = feed.raw_entries;
+  page.events.reserve(feed.events.size());
+  // Newest first in the feed: taken from the back for forward order.
+  for (auto it = feed.events.rbegin(); it != feed.events.rend(); ++it) {
+    if (it->type.empty() || it->type[0] == '$' || (!it->stream.empty() && it->stream[0] == '$')) {
+      continue;
     }
+    page.events.push_back(std::move(*it));
   }
-  std::reverse(page.events.begin(), page.events.end());
   page.next = from;
-  if (raw > 0) {
-    if (auto next = PositionFromLink(feed, "previous")) page.next = *next;
-  }
+  if (raw > 0 && feed.previous) page.next = *feed.previous;
   page.end_of_log = raw < max_count;
   return page;
 }
@@ -401,9 +429,8 @@ Result<AllPosition> RemoteClient::ReadHead() {
                             {{"Accept", kAtomAccept}});
   if (!res.ok()) return res.status();
   if (res->result_int() != 200) return HttpError(*res, "read $all");
-  json feed = json::parse(res->body(), nullptr, false);
-  if (feed.is_discarded()) return Status::Unavailable("event store answered a feed that is not JSON");
-  return PositionFromLink(feed, "previous").value_or(AllPosition::Start());
+  DT_ASSIGN_OR_RETURN(Feed feed, ParseFeed(res->body(), true));
+  return feed.previous.value_or(AllPosition::Start());
 }
 
 }  // namespace dt::client
