@@ -1,6 +1,7 @@
 #include "store_http/atom.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <ctime>
 
@@ -163,7 +164,10 @@ json Entries(const std::vector<store::RecordedEvent>& events, store::Direction d
 }
 }  // namespace
 
-json StreamFeed(const StreamFeedArgs& a) {
+namespace {
+
+// A feed without its entries (the entries member is added by the callers).
+json StreamFeedSkeleton(const StreamFeedArgs& a) {
   const auto& events = a.slice->events;
   std::string self = StreamUrl(a.base, a.stream);
   json feed;
@@ -201,11 +205,10 @@ json StreamFeed(const StreamFeedArgs& a) {
   }
   links.push_back(Link(self + "/metadata", "metadata"));  // EventStoreDB: for $$ streams too
   feed["links"] = std::move(links);
-  feed["entries"] = Entries(events, a.direction, a.base, a.embed);
   return feed;
 }
 
-json AllFeed(const AllFeedArgs& a) {
+json AllFeedSkeleton(const AllFeedArgs& a) {
   const auto& events = a.slice->events;
   std::string self = StreamUrl(a.base, "$all");
   json feed;
@@ -240,8 +243,141 @@ json AllFeed(const AllFeedArgs& a) {
   }
   links.push_back(Link(self + "/metadata", "metadata"));
   feed["links"] = std::move(links);
-  feed["entries"] = Entries(events, a.direction, a.base, a.embed);
   return feed;
+}
+
+// JSON text of a string, byte for byte as DumpJson writes it: valid UTF-8 as it is, with
+// '"', '\\' and control characters escaped; other text through nlohmann (U+FFFD).
+void AppendString(std::string& out, std::string_view s) {
+  if (!simdjson::validate_utf8(s.data(), s.size())) {
+    out += DumpJson(json(std::string(s)));
+    return;
+  }
+  out += '"';
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+// An embed=body entry of a feed, as DumpJson(Entry(e, base, Embed::kBody)) writes it (keys
+// in nlohmann's sorted order), without building the tree.
+void AppendBodyEntry(std::string& out, const store::RecordedEvent& e, std::string_view base) {
+  const std::string id = fmt::format("{}/{}", StreamUrl(base, e.stream), e.number);
+  const std::string number = std::to_string(e.number);
+  out += R"({"author":{"name":"EventStore"},)";
+  if (e.is_json) {
+    out += R"("data":)";
+    AppendString(out, e.data);
+    out += ',';
+  }
+  out += R"("eventId":")";
+  out += e.id.ToString();
+  out += R"(","eventNumber":)";
+  out += number;
+  out += R"(,"eventType":)";
+  AppendString(out, e.type);
+  out += R"(,"id":)";
+  AppendString(out, id);
+  out += e.is_json ? R"(,"isJson":true)" : R"(,"isJson":false)";
+  out += R"(,"isLinkMetaData":false)";
+  out += e.metadata.empty() ? R"(,"isMetaData":false)" : R"(,"isMetaData":true)";
+  out += R"(,"links":[{"relation":"edit","uri":)";
+  AppendString(out, id);
+  out += R"(},{"relation":"alternate","uri":)";
+  AppendString(out, id);
+  out += "}]";
+  if (!e.metadata.empty()) {
+    out += R"(,"metaData":)";
+    AppendString(out, e.metadata);
+  }
+  out += R"(,"positionEventNumber":)";
+  out += number;
+  out += R"(,"positionStreamId":)";
+  AppendString(out, e.stream);
+  out += R"(,"streamId":)";
+  AppendString(out, e.stream);
+  out += R"(,"summary":)";
+  AppendString(out, e.type);
+  out += R"(,"title":)";
+  AppendString(out, number + "@" + e.stream);
+  out += R"(,"updated":")";
+  out += FormatTime(e.created_us);
+  out += "\"}";
+}
+
+// The feed's text: the skeleton's with the entries written into its (empty) entries member.
+std::string FeedText(json feed, const std::vector<store::RecordedEvent>& events,
+                     store::Direction d, std::string_view base, Embed embed) {
+  if (embed != Embed::kBody) {
+    feed["entries"] = Entries(events, d, base, embed);
+    return DumpJson(feed);
+  }
+  feed["entries"] = json::array();
+  std::string skeleton = DumpJson(feed);
+  // Inside strings every '"' is escaped, so the first match is the member itself.
+  static constexpr std::string_view kEmpty = R"("entries":[])";
+  size_t at = skeleton.find(kEmpty);
+  std::string out;
+  size_t bytes = 0;
+  for (const auto& e : events) bytes += e.data.size() + e.metadata.size() + 2 * e.stream.size() + 400;
+  out.reserve(skeleton.size() + bytes);
+  out.append(skeleton, 0, at + kEmpty.size() - 1);
+  bool first = true;
+  auto add = [&](const store::RecordedEvent& e) {
+    if (!first) out += ',';
+    first = false;
+    AppendBodyEntry(out, e, base);
+  };
+  if (d == store::Direction::kBackward) {
+    for (const auto& e : events) add(e);
+  } else {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) add(*it);
+  }
+  out.append(skeleton, at + kEmpty.size() - 1, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
+json StreamFeed(const StreamFeedArgs& a) {
+  json feed = StreamFeedSkeleton(a);
+  feed["entries"] = Entries(a.slice->events, a.direction, a.base, a.embed);
+  return feed;
+}
+
+json AllFeed(const AllFeedArgs& a) {
+  json feed = AllFeedSkeleton(a);
+  feed["entries"] = Entries(a.slice->events, a.direction, a.base, a.embed);
+  return feed;
+}
+
+std::string StreamFeedText(const StreamFeedArgs& a) {
+  return FeedText(StreamFeedSkeleton(a), a.slice->events, a.direction, a.base, a.embed);
+}
+
+std::string AllFeedText(const AllFeedArgs& a) {
+  return FeedText(AllFeedSkeleton(a), a.slice->events, a.direction, a.base, a.embed);
 }
 
 }  // namespace dt::store_http

@@ -55,6 +55,8 @@ struct StreamFeedArgs {
   Embed embed = Embed::kNone;
 };
 nlohmann::json StreamFeed(const StreamFeedArgs& a);
+// DumpJson(StreamFeed(a)), byte for byte; embed=body entries are written without a tree.
+std::string StreamFeedText(const StreamFeedArgs& a);
 
 struct AllFeedArgs {
   std::string_view base;
@@ -66,5 +68,7 @@ struct AllFeedArgs {
   Embed embed = Embed::kNone;
 };
 nlohmann::json AllFeed(const AllFeedArgs& a);
+// DumpJson(AllFeed(a)), byte for byte; embed=body entries are written without a tree.
+std::string AllFeedText(const AllFeedArgs& a);
 
 }  // namespace dt::store_http

@@ -532,8 +532,7 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
     std::string etag = head ? ETagFor(static_cast<int64_t>(head_before), r->media) : "";
     if (!etag.empty() && MatchesIfNoneMatch(r->ex, etag)) return r->reply(NotModified());
     AllFeedArgs args{r->base, &*slice, from, r->count, r->direction, head, r->embed};
-    json feed = AllFeed(args);
-    Response res = JsonWithType(HttpStatus::ok, feed, r->media);
+    Response res = http::MakeResponse(HttpStatus::ok, AllFeedText(args), r->media + "; charset=utf-8");
     SetCaching(res, etag, !head);
     return r->reply(std::move(res));
   }
@@ -571,7 +570,7 @@ void EventStoreService::RunRead(std::shared_ptr<ReadRequest> r) {
   // The feed's eTag (and selfUrl) belong to backward pages from the head only.
   args.etag = head_of_stream && r->direction == store::Direction::kBackward ? ETagFor(last, r->media) : "";
   args.embed = r->embed;
-  Response res = JsonWithType(HttpStatus::ok, StreamFeed(args), r->media);
+  Response res = http::MakeResponse(HttpStatus::ok, StreamFeedText(args), r->media + "; charset=utf-8");
   SetCaching(res, etag, immutable);
   if (!immutable) SetCacheSeconds(res, CacheSeconds(store_, r->stream));
   r->reply(std::move(res));
