@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <random>
 
 #include "common/text_codec.h"
@@ -20,6 +21,16 @@ Uuid Uuid::Random() {
   __builtin_memcpy(u.bytes.data() + 8, &b, 8);
   u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0F) | 0x40);
   u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3F) | 0x80);
+  return u;
+}
+
+Uuid Uuid::TimeOrdered() {
+  Uuid u = Random();  // variant already RFC 4122's; the version nibble is set below
+  auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  for (size_t i = 0; i < 6; ++i) u.bytes[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0F) | 0x70);
   return u;
 }
 

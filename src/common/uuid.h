@@ -3,6 +3,9 @@
 // Parse accepts the canonical 8-4-4-4-12 hex form (either case) and, as
 // EventStoreDB does, the 32-hex-digit form without dashes and the form in braces.
 // Random() draws version-4 ids from a per-thread generator seeded from the OS.
+// TimeOrdered() draws version-7 ids (RFC 9562: 48-bit Unix milliseconds, then random bits):
+// ids made in a later millisecond sort after earlier ones, so keys made together land
+// together in B-trees and indexes instead of on a random page each.
 // NameBased() derives a version-5 (SHA-1) id from a namespace and a name, used
 // where an id must be deterministic (idempotency keys).
 //
@@ -22,6 +25,7 @@ struct Uuid {
   std::array<uint8_t, 16> bytes{};
 
   static Uuid Random();
+  static Uuid TimeOrdered();
   static Uuid NameBased(const Uuid& name_space, std::string_view name);
   static std::optional<Uuid> Parse(std::string_view text);
 

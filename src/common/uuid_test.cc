@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
 #include <unordered_set>
 
 namespace dt {
@@ -35,6 +37,44 @@ TEST(Uuid, RandomIsVersion4AndDistinct) {
     EXPECT_EQ(u.bytes[6] >> 4, 4);
     EXPECT_EQ(u.bytes[8] >> 6, 2);
     EXPECT_TRUE(seen.insert(u).second);
+  }
+}
+
+uint64_t UnixMillis() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t TimestampOf(const Uuid& u) {
+  uint64_t ms = 0;
+  for (size_t i = 0; i < 6; ++i) ms = ms << 8 | u.bytes[i];
+  return ms;
+}
+
+TEST(Uuid, TimeOrderedIsVersion7WithTheCurrentMillisecond) {
+  std::unordered_set<Uuid> seen;
+  for (int i = 0; i < 1000; ++i) {
+    uint64_t before = UnixMillis();
+    Uuid u = Uuid::TimeOrdered();
+    uint64_t after = UnixMillis();
+    EXPECT_EQ(u.bytes[6] >> 4, 7);
+    EXPECT_EQ(u.bytes[8] >> 6, 2);
+    EXPECT_GE(TimestampOf(u), before);
+    EXPECT_LE(TimestampOf(u), after);
+    EXPECT_TRUE(seen.insert(u).second);  // the random bits tell ids of one millisecond apart
+  }
+}
+
+TEST(Uuid, TimeOrderedIdsOfLaterMillisecondsSortAfter) {
+  // As bytes and as their canonical text (the read model's keys are text).
+  Uuid prev = Uuid::TimeOrdered();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    Uuid next = Uuid::TimeOrdered();
+    EXPECT_LT(prev, next);
+    EXPECT_LT(prev.ToString(), next.ToString());
+    prev = next;
   }
 }
 

@@ -34,18 +34,6 @@ void Backoff(int attempt) {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// A new aggregate's id: a version-7 UUID (RFC 9562: 48-bit Unix milliseconds, then random
-// bits), so ids created together sort together and the read model's primary-key B-trees
-// (and the store's stream index) take them at their end instead of on a random page each:
-// the cost of a write does not grow with the table.
-Uuid NewAggregateId() {
-  Uuid u = Uuid::Random();  // variant already RFC 4122's; the version nibble is set below
-  auto ms = static_cast<uint64_t>(NowMicros() / 1000);
-  for (int i = 0; i < 6; ++i) u.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  u.bytes[6] = static_cast<uint8_t>(0x70 | (u.bytes[6] & 0x0f));
-  return u;
-}
-
 // A command whose event id is fixed in advance (an Idempotency-Key or an explicit id) looks
 // for that id in the stream first and answers from the stored event when found.
 bool FixedEventId(const CommandContext& ctx) { return ctx.event_id || ctx.idempotency; }
@@ -306,7 +294,7 @@ Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const st
                                              Build&& build, Durable durable) {
   std::string id = ctx.aggregate_id ? *ctx.aggregate_id
                     : ctx.idempotency ? ctx.idempotency->AggregateId().ToString()
-                                      : NewAggregateId().ToString();
+                                      : Uuid::TimeOrdered().ToString();  // see Uuid::TimeOrdered
   std::string stream = prefix + id;
   if (durable && !FixedEventId(ctx) && !ctx.aggregate_id) {
     // A fresh random id: the stream is new, so the event will be number 0 and the answer is
