@@ -47,10 +47,16 @@ Status CompareClaim(const client::ResolvedEvent& e, const IdempotencyContext& ct
 }  // namespace
 
 Status ClaimIdempotencyKey(client::EventStoreClient& store, const IdempotencyContext& ctx,
-                           const std::string& user_id, const std::string& request_id) {
+                           const std::string& user_id, const std::string& request_id,
+                           std::vector<client::ResolvedEvent>* read) {
   const std::string stream = ctx.Stream();
-  auto existing = store.ReadStreamForward(stream, 0, 1);
-  if (existing.ok() && !existing->events.empty()) return CompareClaim(existing->events[0], ctx);
+  if (read) read->clear();
+  auto existing = store.ReadStreamForward(stream, 0, read ? kKeyStreamReadCount : 1);
+  if (existing.ok() && !existing->events.empty()) {
+    Status s = CompareClaim(existing->events[0], ctx);
+    if (s.ok() && read) *read = std::move(existing->events);
+    return s;
+  }
   if (!existing.ok() && !existing.status().Is(Code::kStreamNotFound)) return existing.status();
 
   json data = {{"user_id", user_id},

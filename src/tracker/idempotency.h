@@ -23,6 +23,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -52,9 +53,14 @@ IdempotencyContext MakeIdempotencyContext(const std::string& user_id, std::strin
                                           const nlohmann::json& body);
 
 // Claims the key for this request (see above). kConflict when the key was used for another
-// request; kUnavailable etc. from the store.
+// request; kUnavailable etc. from the store. With `read`, the key's stream is read up to
+// kKeyStreamReadCount events (instead of just the claim) and what was read is handed back
+// (empty when this request's claim was the first), so a caller that looks for other events
+// of the key (an update's "changed nothing" record) needs no second read.
+constexpr int64_t kKeyStreamReadCount = 16;
 Status ClaimIdempotencyKey(client::EventStoreClient& store, const IdempotencyContext& ctx,
-                           const std::string& user_id, const std::string& request_id);
+                           const std::string& user_id, const std::string& request_id,
+                           std::vector<client::ResolvedEvent>* read = nullptr);
 
 std::string Sha256Hex(std::string_view data);
 

@@ -239,14 +239,20 @@ Result<CommandResult> TrackerService::Unchanged(const CommandContext& ctx,
   return r;
 }
 
-Result<std::optional<CommandResult>> TrackerService::RecordedUnchanged(const CommandContext& ctx) {
-  auto page = store_.ReadStreamForward(ctx.idempotency->Stream(), 0, 16);
-  if (!page.ok()) {
-    if (page.status().Is(Code::kStreamNotFound)) return std::optional<CommandResult>();
-    return page.status();
+Result<std::optional<CommandResult>> TrackerService::RecordedUnchanged(
+    const CommandContext& ctx, const std::vector<ResolvedEvent>* key_events) {
+  std::vector<ResolvedEvent> read;
+  if (!key_events) {
+    auto page = store_.ReadStreamForward(ctx.idempotency->Stream(), 0, kKeyStreamReadCount);
+    if (!page.ok()) {
+      if (page.status().Is(Code::kStreamNotFound)) return std::optional<CommandResult>();
+      return page.status();
+    }
+    read = std::move(page->events);
+    key_events = &read;
   }
   const Uuid wanted = ctx.idempotency->EventId();
-  for (const auto& e : page->events) {
+  for (const auto& e : *key_events) {
     if (e.id != wanted || e.type != event_type::kUpdateChangedNothing) continue;
     json d = json::parse(e.data, nullptr, false);
     if (!d.is_object() || !d.contains("data")) return Status::Internal("bad " + e.type);
@@ -262,12 +268,20 @@ Result<std::optional<CommandResult>> TrackerService::RecordedUnchanged(const Com
 template <typename Decide>
 Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const std::string& stream,
                                              Decide&& decide) {
+  // The claim's read of the key's stream serves the first attempt's look for a recorded
+  // "changed nothing" answer; an attempt after a lost version race reads the stream again.
+  std::vector<ResolvedEvent> key_events;
+  if (ctx.idempotency) {
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id,
+                                           ctx.request_id, &key_events));
+  }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
     if (!l.exists) return Status::NotFound("not found");
     if (ctx.idempotency && !ctx.event_id) {
-      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded, RecordedUnchanged(ctx));
+      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded,
+                          RecordedUnchanged(ctx, attempt == 0 ? &key_events : nullptr));
       if (recorded) return std::move(*recorded);
     }
     DT_ASSIGN_OR_RETURN(Decision d, decide(*l.last));
@@ -392,9 +406,6 @@ Result<CommandResult> TrackerService::CreateContact(const CommandContext& ctx, c
 Result<CommandResult> TrackerService::UpdateContact(const CommandContext& ctx,
                                                     const std::string& id, const json& body) {
   DT_ASSIGN_OR_RETURN(ContactInput in, ParseContactInput(body, false));
-  if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
-  }
   auto r = Change(ctx, ContactStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
     Contact c;
     if (!ContactFromEvent(last, c) || c.user_id != ctx.user_id || c.is_deleted) {
@@ -422,9 +433,6 @@ Result<CommandResult> TrackerService::UpdateContact(const CommandContext& ctx,
 Result<CommandResult> TrackerService::DeleteContact(const CommandContext& ctx,
                                                     const std::string& id, const json& body) {
   DT_ASSIGN_OR_RETURN(std::string comment, ParseComment(body));
-  if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
-  }
   auto r = Change(ctx, ContactStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
     Contact c;
     if (!ContactFromEvent(last, c) || c.user_id != ctx.user_id || c.is_deleted) {
@@ -476,9 +484,6 @@ Result<CommandResult> TrackerService::CreateTransaction(const CommandContext& ct
 Result<CommandResult> TrackerService::UpdateTransaction(const CommandContext& ctx,
                                                         const std::string& id, const json& body) {
   DT_ASSIGN_OR_RETURN(TransactionInput in, ParseTransactionInput(body, false));
-  if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
-  }
   auto r = Change(ctx, TransactionStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
     Transaction t;
     if (!TransactionFromEvent(last, t) || t.user_id != ctx.user_id || t.is_deleted) {
@@ -521,9 +526,6 @@ Result<CommandResult> TrackerService::UpdateTransaction(const CommandContext& ct
 Result<CommandResult> TrackerService::DeleteTransaction(const CommandContext& ctx,
                                                         const std::string& id, const json& body) {
   DT_ASSIGN_OR_RETURN(std::string comment, ParseComment(body));
-  if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
-  }
   auto r = Change(ctx, TransactionStream(id), [&](const ResolvedEvent& last) -> Result<Decision> {
     Transaction t;
     if (!TransactionFromEvent(last, t) || t.user_id != ctx.user_id || t.is_deleted) {
@@ -546,15 +548,18 @@ Result<CommandResult> TrackerService::DeleteTransaction(const CommandContext& ct
 Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, const std::string& key,
                                                  const json& body) {
   DT_ASSIGN_OR_RETURN(SettingInput in, ParseSettingInput(key, body));
+  std::vector<ResolvedEvent> key_events;  // as in Change
   if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id, ctx.request_id));
+    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id,
+                                           ctx.request_id, &key_events));
   }
   const std::string stream = SettingsStream(ctx.user_id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
     if (ctx.idempotency && !ctx.event_id) {
-      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded, RecordedUnchanged(ctx));
+      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded,
+                          RecordedUnchanged(ctx, attempt == 0 ? &key_events : nullptr));
       if (recorded) return std::move(*recorded);
     }
     json settings = json::object();

@@ -113,7 +113,8 @@ class TrackerService {
   struct Loaded;
   Result<Loaded> Load(const std::string& stream, const CommandContext& ctx);
   Result<Contact> LoadLiveContact(const std::string& user_id, const std::string& contact_id);
-  // The generic write loop for updates and deletes (see the class comment).
+  // The generic write loop for updates and deletes (see the class comment); claims the
+  // request's Idempotency-Key first.
   template <typename Decide>
   Result<CommandResult> Change(const CommandContext& ctx, const std::string& stream,
                                Decide&& decide);
@@ -132,8 +133,10 @@ class TrackerService {
   Result<CommandResult> Unchanged(const CommandContext& ctx, const std::string& stream,
                                   std::string_view type, const nlohmann::json& data,
                                   int64_t version);
-  // The answer an earlier request with this Idempotency-Key recorded with Unchanged(), if any.
-  Result<std::optional<CommandResult>> RecordedUnchanged(const CommandContext& ctx);
+  // The answer an earlier request with this Idempotency-Key recorded with Unchanged(), if any:
+  // looked for in `key_events` (the key's stream as its claim read it) when given, else read.
+  Result<std::optional<CommandResult>> RecordedUnchanged(
+      const CommandContext& ctx, const std::vector<client::ResolvedEvent>* key_events);
 
   client::EventStoreClient& store_;
   const ContactLookup contacts_;
