@@ -1,6 +1,8 @@
 #include "readmodel/sqlite_files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +23,45 @@ Status Errno(const std::string& what) {
   return Status::IOError(what + ": " + std::strerror(errno));
 }
 
+// <path>.switches mapped shared (created, 8 zero bytes, when missing); nullptr when it
+// cannot be.
+uint64_t* MapSwitchCounter(const std::string& path) {
+  int fd = ::open(SwitchCounterFile(path).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  void* p = MAP_FAILED;
+  // Growing it only: a file another process already uses keeps its count.
+  if (::fstat(fd, &st) == 0 &&
+      (st.st_size >= static_cast<off_t>(sizeof(uint64_t)) ||
+       ::ftruncate(fd, sizeof(uint64_t)) == 0)) {
+    p = ::mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  }
+  ::close(fd);
+  return p == MAP_FAILED ? nullptr : static_cast<uint64_t*>(p);
+}
+
 }  // namespace
+
+std::string SwitchCounterFile(const std::string& path) { return path + ".switches"; }
+
+LiveFileWatch::LiveFileWatch(std::string path)
+    : path_(std::move(path)), switches_(MapSwitchCounter(path_)) {}
+
+LiveFileWatch::~LiveFileWatch() {
+  if (switches_) ::munmap(switches_, sizeof(uint64_t));
+}
+
+std::string LiveFileWatch::Current() {
+  if (!switches_) return LiveFile(path_);
+  // Loaded before the link is read: a switch in between is seen again at the next call.
+  uint64_t n = __atomic_load_n(switches_, __ATOMIC_ACQUIRE);
+  std::lock_guard lock(mu_);
+  if (n != seen_) {
+    live_ = LiveFile(path_);
+    seen_ = n;
+  }
+  return live_;
+}
 
 std::string LiveFile(const std::string& path) {
   char buf[4096];
@@ -66,6 +106,11 @@ Status PointLiveAt(const std::string& path, const std::string& file) {
     ::unlink(tmp.c_str());
     return s;
   }
+  // After the rename: a store that sees the count move reads the new link.
+  uint64_t* switches = MapSwitchCounter(path);
+  if (!switches) return Errno("cannot map " + SwitchCounterFile(path));
+  __atomic_add_fetch(switches, 1, __ATOMIC_RELEASE);
+  ::munmap(switches, sizeof(uint64_t));
   return SyncFolderOf(path);
 }
 

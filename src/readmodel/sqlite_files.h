@@ -14,10 +14,18 @@
 //
 // Files that belong to one database: the file, "-wal", "-shm" and "-journal" beside it.
 //
-// Thread-safety: plain functions over the file system.
+// Following a switch made by another process without a readlink(2) per query: every switch
+// (PointLiveAt) adds one to a counter in <path>.switches, which each store maps shared; a
+// store reads the link again only when that counter moved (LiveFileWatch), so a query costs
+// a load from shared memory. The counter is bumped after the rename, so whoever sees it move
+// finds the new link. A link replaced by hand (not by PointLiveAt) is followed once the store
+// reopens.
+//
+// Thread-safety: plain functions over the file system; LiveFileWatch is thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -28,10 +36,33 @@ namespace dt::readmodel::sqlite_files {
 // <path> itself (a regular file, or nothing yet).
 std::string LiveFile(const std::string& path);
 
+// LiveFile(path), read again only after a switch (see above). Without the shared counter
+// (it cannot be created or mapped) it reads the link every time.
+class LiveFileWatch {
+ public:
+  explicit LiveFileWatch(std::string path);
+  ~LiveFileWatch();
+  LiveFileWatch(const LiveFileWatch&) = delete;
+  LiveFileWatch& operator=(const LiveFileWatch&) = delete;
+
+  std::string Current();
+
+ private:
+  const std::string path_;
+  uint64_t* switches_ = nullptr;  // in the shared mapping of <path>.switches
+  std::mutex mu_;
+  uint64_t seen_ = ~uint64_t{0};  // GUARDED_BY(mu_): switches_ when live_ was read
+  std::string live_;              // GUARDED_BY(mu_)
+};
+
+// <path>.switches (see above).
+std::string SwitchCounterFile(const std::string& path);
+
 // <path>.g<generation>.
 std::string GenerationFile(const std::string& path, int64_t generation);
 
-// Makes <path> a link to `file` (which is in <path>'s folder) atomically and durably.
+// Makes <path> a link to `file` (which is in <path>'s folder) atomically and durably, and
+// counts the switch in <path>.switches.
 Status PointLiveAt(const std::string& path, const std::string& file);
 
 // fsync of a file / of the folder a path is in.

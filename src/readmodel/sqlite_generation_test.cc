@@ -139,6 +139,32 @@ TEST_F(SqliteGenerationTest, AnotherStoreOnTheSamePathFollowsTheSwitch) {
   EXPECT_EQ(CountContacts(*third), 7u);
 }
 
+TEST_F(SqliteGenerationTest, ASwitchMadeByAnotherProcessIsFollowed) {
+  EXPECT_EQ(CountContacts(*store_), 3u);  // this store has read the live file once
+  for (int round = 1; round <= 2; ++round) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {  // another dt-server process rebuilding: a switch this one must see
+      auto s = OpenReadModelStore("sqlite:" + path_);
+      if (!s.ok() || !(*s)->BeginRebuild().ok()) _exit(1);
+      auto st = (*s)->LoadState(Target::kRebuild);
+      if (!st.ok()) _exit(1);
+      ProjectionState next = *st;
+      next.position = "p-child";
+      if (!(*s)->ApplyBulk(Contacts(0, 10 * round, "child"), next).ok() ||
+          !(*s)->FinishBulk().ok() || !(*s)->FinishRebuild().ok()) {
+        _exit(1);
+      }
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_EQ(sqlite_files::LiveFile(path_), sqlite_files::GenerationFile(path_, round));
+    EXPECT_EQ(CountContacts(*store_), static_cast<size_t>(10 * round));
+  }
+}
+
 TEST_F(SqliteGenerationTest, ReadsGoOnDuringRebuildsAndSwitches) {
   auto other = Open();
   ASSERT_TRUE(other);
@@ -202,7 +228,9 @@ TEST_F(SqliteGenerationTest, KilledRebuildLeavesTheLiveModelAndTheNextRebuildWor
   EXPECT_EQ(CountContacts(*reopened), 4u);
   EXPECT_EQ(CountContacts(*store_), 4u);
   for (const auto& f : Files(dir_)) {
-    EXPECT_TRUE(f == "rm.db" || f.rfind("rm.db.g1", 0) == 0 || f == "rm.db.projector.lock") << f;
+    EXPECT_TRUE(f == "rm.db" || f.rfind("rm.db.g1", 0) == 0 || f == "rm.db.projector.lock" ||
+                f == "rm.db.switches")
+        << f;
   }
 }
 

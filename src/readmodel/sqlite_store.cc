@@ -645,7 +645,7 @@ class SqliteStore final : public ReadModelStore {
   // The writer on the live file, reopened first when <path> points elsewhere now (another
   // process swapped in a rebuild while this one was on standby).
   Result<Conn*> WriterLocked() {
-    std::string live = sqlite_files::LiveFile(path_);
+    std::string live = live_.Current();
     if (live != writer_->file()) {
       DT_ASSIGN_OR_RETURN(std::unique_ptr<Conn> fresh, Conn::Open(live, Conn::Kind::kWriter));
       DT_RETURN_IF_ERROR(MigrateLocked(*fresh));
@@ -832,7 +832,7 @@ class SqliteStore final : public ReadModelStore {
   // reused. A query that fails while the live file moves is run once more on the new one.
   template <typename T, typename Fill>
   Result<T> Query(const char* sql, Fill&& fill) {
-    std::string live = sqlite_files::LiveFile(path_);
+    std::string live = live_.Current();
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<Conn> conn;
       std::vector<std::unique_ptr<Conn>> stale;
@@ -864,7 +864,7 @@ class SqliteStore final : public ReadModelStore {
         if (readers_.size() < 32) readers_.push_back(std::move(conn));
       }
       if (s.ok()) return out;
-      std::string now_live = sqlite_files::LiveFile(path_);
+      std::string now_live = live_.Current();
       if (attempt > 0 || now_live == live) return s;
       live = std::move(now_live);
     }
@@ -884,6 +884,7 @@ class SqliteStore final : public ReadModelStore {
   }
 
   const std::string path_;
+  sqlite_files::LiveFileWatch live_{path_};  // <path>'s link target, followed cheaply
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;   // GUARDED_BY(write_mu_): on the live file
   // The rebuild has its own lock (taken before write_mu_ when both are), so live batches go
