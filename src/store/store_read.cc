@@ -30,6 +30,21 @@ RecordedEvent ToEvent(const RecordView& v) {
   return e;
 }
 
+// The stream's event `number` read straight from its latest record (`st.last_position`),
+// without the index: the common read of an aggregate's current state (backward from the end,
+// one event) then costs no index iterator. False when the record there is not that event of
+// that stream or cannot be read whole; the caller then asks the index as for any read.
+bool ReadLatestRecord(const Log& log, const StreamState& st, std::string_view stream,
+                      int64_t number, int64_t min_created_us, RecordedEvent* out) {
+  if (st.tombstoned || !st.has_records || st.last_number != number) return false;
+  LogReader reader(log, st.last_position, log.DataEnd(st.last_position), 4096);
+  RecordView v;
+  if (reader.Next(&v) != LogReader::Step::kRecord) return false;
+  if (v.stream != stream || v.number != number || v.created_us < min_created_us) return false;
+  *out = ToEvent(v);
+  return true;
+}
+
 // The visible window of a stream under its metadata.
 struct Window {
   int64_t lo = 0;
@@ -160,8 +175,15 @@ Result<StreamSlice> StoreImpl::ReadStream(std::string_view stream, int64_t from,
       return slice;
     }
     int64_t next = start;
-    DT_RETURN_IF_ERROR(ReadRange(*st, stream, start, w.lo, w.hi, max_count, false, w.min_created_us,
-                                 &slice.events, &next));
+    RecordedEvent latest;
+    if (max_count == 1 &&
+        ReadLatestRecord(*log_, *st, stream, start, w.min_created_us, &latest)) {
+      slice.events.push_back(std::move(latest));
+      next = start - 1;
+    } else {
+      DT_RETURN_IF_ERROR(ReadRange(*st, stream, start, w.lo, w.hi, max_count, false,
+                                   w.min_created_us, &slice.events, &next));
+    }
     slice.end_of_stream = next < w.lo;
     slice.next_number = slice.end_of_stream ? -1 : next;
   }

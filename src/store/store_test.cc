@@ -271,6 +271,54 @@ TEST_F(StoreTest, MetadataIsAppliedOnStreamReadsButNotOnAll) {
   EXPECT_EQ(all->events.size(), 13u);
 }
 
+// A stream's last event read backward alone (the common "current state" read, answered from
+// the stream's latest record) is the same event a longer read answers through the index:
+// after each append, interleaved with other streams, after a reopen, under metadata.
+TEST_F(StoreTest, TheLastEventReadAloneIsTheOneTheIndexGives) {
+  // `lo`: the first event the stream's metadata leaves readable.
+  auto expect_last = [&](const std::string& stream, int64_t number, const std::string& data,
+                         int64_t lo = 0) {
+    auto one = store_->ReadStream(stream, -1, 1, Direction::kBackward);
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    ASSERT_EQ(one->events.size(), 1u) << stream;
+    auto two = store_->ReadStream(stream, -1, 2, Direction::kBackward);  // through the index
+    ASSERT_TRUE(two.ok());
+    ASSERT_FALSE(two->events.empty());
+    EXPECT_EQ(one->events[0].number, number);
+    EXPECT_EQ(one->events[0].data, data);
+    EXPECT_EQ(one->events[0].stream, stream);
+    EXPECT_EQ(one->events[0].number, two->events[0].number);
+    EXPECT_EQ(one->events[0].id, two->events[0].id);
+    EXPECT_EQ(one->events[0].position, two->events[0].position);
+    EXPECT_EQ(one->events[0].metadata, two->events[0].metadata);
+    EXPECT_EQ(one->events[0].created_us, two->events[0].created_us);
+    EXPECT_EQ(one->end_of_stream, number - 1 < lo);
+    EXPECT_EQ(one->next_number, number - 1 < lo ? -1 : number - 1);
+  };
+  for (int i = 0; i < 4; ++i) {
+    std::string data = "{\"n\":" + std::to_string(i) + "}";
+    ASSERT_TRUE(store_->Append("a-1", kExpectedAny, {MakeEvent("T", data)}).ok());
+    ASSERT_TRUE(store_->Append("b-1", kExpectedAny, MakeEvents(2)).ok());
+    expect_last("a-1", i, data);
+  }
+  Reopen();
+  expect_last("a-1", 3, "{\"n\":3}");
+  ASSERT_TRUE(store_->Append("$$a-1", kExpectedAny, {MakeEvent("$metadata", "{\"$maxCount\":1}")}).ok());
+  expect_last("a-1", 3, "{\"n\":3}", 3);
+  ASSERT_TRUE(store_->Append("$$a-1", kExpectedAny, {MakeEvent("$metadata", "{\"$maxAge\":0}")}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto aged = store_->ReadStream("a-1", -1, 1, Direction::kBackward);
+  ASSERT_TRUE(aged.ok());
+  EXPECT_TRUE(aged->events.empty());  // older than $maxAge: not answered
+  auto at = store_->ReadStream("a-1", 2, 1, Direction::kBackward);  // not the last: the index
+  ASSERT_TRUE(at.ok());
+  EXPECT_TRUE(at->events.empty());
+  auto b = store_->ReadStream("b-1", 5, 1, Direction::kBackward);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->events.size(), 1u);
+  EXPECT_EQ(b->events[0].number, 5);
+}
+
 TEST_F(StoreTest, SubscriptionToAllSwitchesFromHistoryToLiveWithoutGapOrDuplicate) {
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(store_->Append("h-" + std::to_string(i % 5), kExpectedAny, MakeEvents(2)).ok());
   auto sub = store_->SubscribeToAll(std::nullopt);
