@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -111,6 +112,15 @@ constexpr const char* kSaveState =
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
     "events_applied = excluded.events_applied, generation = excluded.generation, "
     "updated_at = excluded.updated_at";
+// A live batch (and a rebuild's catch-up batch) is one statement: the row upserts as
+// data-modifying WITH queries of the checkpoint's upsert, so it is atomic without BEGIN and
+// COMMIT and costs one round trip; prepared once per session, so not parsed and planned per
+// batch. A table without rows in the batch gets empty arrays (unnest gives no row).
+// Parameters: each statement's own, numbered on after the ones before (see ApplySql).
+constexpr const char* kApplyParts[] = {kUpsertContacts, kUpsertTransactions, kUpsertSettings,
+                                       kInsertEvents, kAddBalances};
+constexpr int kApplyPartParams[] = {11, 14, 4, 10, 4};
+constexpr int kSaveStateParams = 5;
 constexpr const char* kLoadState =
     "SELECT position, events_applied, generation, updated_at FROM projection_state "
     "WHERE name = $1";
@@ -203,6 +213,31 @@ Result<PgResult> Exec(PGconn* c, const std::string& sql, const Params& params = 
   return r;
 }
 
+// Runs the statement prepared as `name` (preparing it from `sql` first unless `*prepared`).
+Result<PgResult> ExecPrepared(PGconn* c, const char* name, const std::string& sql,
+                              bool* prepared, const Params& params) {
+  auto failed = [&](PGresult* r) -> std::optional<Status> {
+    auto st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return std::nullopt;
+    std::string msg = PQerrorMessage(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    if (PQstatus(c) != CONNECTION_OK) return Status::Unavailable("PostgreSQL: " + msg);
+    return Status::IOError("PostgreSQL: " + msg);
+  };
+  if (!*prepared) {
+    PgResult p(PQprepare(c, name, sql.c_str(), static_cast<int>(params.size()), nullptr));
+    if (auto s = failed(p.get())) return *s;
+    *prepared = true;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PgResult r(PQexecPrepared(c, name, static_cast<int>(params.size()), values.data(), nullptr,
+                            nullptr, 0));
+  if (auto s = failed(r.get())) return *s;
+  return r;
+}
+
 std::string Val(PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
 }
@@ -215,21 +250,29 @@ int64_t ValInt(PGresult* r, int row, int col) {
   return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
 }
 
-// A PostgreSQL array literal built element by element.
+// A PostgreSQL array literal built element by element (quoted elements; `"` and `\`
+// escaped, the text between them appended whole).
 class ArrayLiteral {
  public:
-  void Add(const std::string& v) {
+  ArrayLiteral() { out_ += '{'; }
+  void Add(std::string_view v) {
     Sep();
     out_ += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') out_ += '\\';
-      out_ += c;
+    for (;;) {
+      size_t at = v.find_first_of("\"\\");
+      if (at == std::string_view::npos) break;
+      out_.append(v.data(), at);
+      out_ += '\\';
+      out_ += v[at];
+      v.remove_prefix(at + 1);
     }
+    out_.append(v);
     out_ += '"';
   }
+  void Add(const std::string& v) { Add(std::string_view(v)); }
   void Add(const std::optional<std::string>& v) {
     if (v) {
-      Add(*v);
+      Add(std::string_view(*v));
     } else {
       Sep();
       out_ += "NULL";
@@ -237,9 +280,14 @@ class ArrayLiteral {
   }
   void Add(int64_t v) {
     Sep();
-    out_ += std::to_string(v);
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, end);
   }
-  std::string Take() { return "{" + out_ + "}"; }
+  std::string Take() {
+    out_ += '}';
+    return std::move(out_);
+  }
 
  private:
   void Sep() {
@@ -302,6 +350,39 @@ class CopyRows {
   }
   std::string out_;
 };
+
+// `sql` with each parameter $n renumbered $(n + offset).
+std::string ShiftParams(std::string_view sql, int offset) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  for (size_t i = 0; i < sql.size(); ++i) {
+    out += sql[i];
+    if (sql[i] != '$' || i + 1 >= sql.size() || sql[i + 1] < '0' || sql[i + 1] > '9') continue;
+    int n = 0;
+    while (i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') n = n * 10 + (sql[++i] - '0');
+    out += std::to_string(n + offset);
+  }
+  return out;
+}
+
+// The one statement of a batch (see kApplyParts) into the live or the rebuild tables.
+std::string ApplySql(std::string_view suffix) {
+  std::string sql = "WITH ";
+  int offset = 0;
+  for (size_t i = 0; i < std::size(kApplyParts); ++i) {
+    if (i) sql += ", ";
+    sql += 'w';
+    sql += std::to_string(i);
+    sql += " AS (";
+    sql += ShiftParams(sql::Render(kApplyParts[i], suffix, 0), offset);
+    sql += ")";
+    offset += kApplyPartParams[i];
+  }
+  sql += " ";
+  sql += ShiftParams(kSaveState, offset);
+  return sql;
+}
+constexpr int kApplyParams = 11 + 14 + 4 + 10 + 4 + kSaveStateParams;
 
 // Replaces {t} (table), {k} (key columns) and {g} (generation).
 std::string Fill(std::string_view tmpl, const KeyedTable& t, int64_t generation) {
@@ -509,13 +590,7 @@ class PgStore final : public ReadModelStore {
       std::lock_guard bulk_lock(bulk_mu_);
       if (bulk_.pending) DT_RETURN_IF_ERROR(FinishBulkLocked(c));
     }
-    DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
-    Status s = ApplyLocked(c, b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
-    if (!s.ok()) {
-      (void)Exec(c, "ROLLBACK");
-      return s;
-    }
-    return Exec(c, "COMMIT").status();
+    return ApplyLocked(c, b, state, target == Target::kRebuild ? Mode::kRebuild : Mode::kLive);
   }
 
   Status BeginRebuild() override {
@@ -760,6 +835,7 @@ class PgStore final : public ReadModelStore {
     auto c = Connect();
     if (!c.ok()) return c.status();
     writer_ = std::move(c).value();
+    prepared_[0] = prepared_[1] = false;  // a new session has none
     // The projector's commits need not wait for PostgreSQL's WAL flush: a batch lost in a
     // database crash is lost together with its checkpoint (same transaction), so the
     // projector simply applies it again from the event store. Saves a flush per batch.
@@ -788,11 +864,6 @@ class PgStore final : public ReadModelStore {
   }
 
   enum class Mode { kLive, kRebuild };
-
-  // Row statements per mode: upserts into the live or the rebuild tables.
-  static std::string RowSql(const char* tmpl, Mode mode) {
-    return sql::Render(tmpl, mode == Mode::kRebuild ? "_rebuild" : "", 0);
-  }
 
   // A COPY statement and its rows.
   struct Copy {
@@ -1004,10 +1075,15 @@ class PgStore final : public ReadModelStore {
     return Status::Ok();
   }
 
+  // The batch and its checkpoint in one prepared statement (see kApplyParts).
   Status ApplyLocked(PGconn* c, const Batch& b, const ProjectionState& state, Mode mode) {
     const bool rebuild = mode == Mode::kRebuild;
-    const std::string sfx = rebuild ? "_rebuild" : "";
-    if (!b.contacts.empty()) {
+    Params p;
+    p.reserve(kApplyParams);
+    auto take = [&p](auto& arrays) {
+      for (auto& a : arrays) p.push_back(a.Take());
+    };
+    {
       ArrayLiteral a[11];
       for (const auto& x : b.contacts) {
         a[0].Add(x.id);
@@ -1022,11 +1098,9 @@ class PgStore final : public ReadModelStore {
         a[9].Add(x.version);
         a[10].Add(int64_t{x.is_deleted ? 1 : 0});
       }
-      Params p;
-      for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertContacts, mode), p).status());
+      take(a);
     }
-    if (!b.transactions.empty()) {
+    {
       ArrayLiteral a[14];
       for (const auto& x : b.transactions) {
         a[0].Add(x.id);
@@ -1044,11 +1118,9 @@ class PgStore final : public ReadModelStore {
         a[12].Add(x.version);
         a[13].Add(int64_t{x.is_deleted ? 1 : 0});
       }
-      Params p;
-      for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertTransactions, mode), p).status());
+      take(a);
     }
-    if (!b.settings.empty()) {
+    {
       ArrayLiteral a[4];
       for (const auto& x : b.settings) {
         a[0].Add(x.user_id);
@@ -1056,11 +1128,9 @@ class PgStore final : public ReadModelStore {
         a[2].Add(x.value);
         a[3].Add(x.version);
       }
-      Params p;
-      for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, RowSql(kUpsertSettings, mode), p).status());
+      take(a);
     }
-    if (!b.events.empty()) {
+    {
       ArrayLiteral a[10];
       for (const auto& x : b.events) {
         a[0].Add(x.seq);
@@ -1074,11 +1144,9 @@ class PgStore final : public ReadModelStore {
         a[8].Add(x.data);
         a[9].Add(x.occurred_at);
       }
-      Params p;
-      for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, sql::Render(kInsertEvents, sfx, 0), p).status());
+      take(a);
     }
-    if (!b.balances.empty()) {
+    {
       ArrayLiteral a[4];
       for (const auto& x : b.balances) {
         a[0].Add(x.user_id);
@@ -1086,11 +1154,16 @@ class PgStore final : public ReadModelStore {
         a[2].Add(x.currency);
         a[3].Add(x.delta);
       }
-      Params p;
-      for (auto& x : a) p.push_back(x.Take());
-      DT_RETURN_IF_ERROR(Exec(c, RowSql(kAddBalances, mode), p).status());
+      take(a);
     }
-    return SaveStateLocked(c, rebuild, state);
+    p.push_back(std::string(sql::StateName(rebuild)));
+    p.push_back(state.position);
+    p.push_back(std::to_string(state.events_applied));
+    p.push_back(std::to_string(state.generation));
+    p.push_back(FormatRfc3339Micros(NowMicros()));
+    static const std::string kSql[2] = {ApplySql(""), ApplySql("_rebuild")};
+    static constexpr const char* kName[2] = {"dt_apply_live", "dt_apply_rebuild"};
+    return ExecPrepared(c, kName[rebuild], kSql[rebuild], &prepared_[rebuild], p).status();
   }
 
   template <typename T, typename Row>
@@ -1148,6 +1221,8 @@ class PgStore final : public ReadModelStore {
   BulkState bulk_;       // GUARDED_BY(bulk_mu_)
   PgConn writer_;        // GUARDED_BY(write_mu_)
   bool locked_ = false;  // GUARDED_BY(write_mu_): writer_'s session holds the projector lock
+  bool prepared_[2] = {false, false};  // GUARDED_BY(write_mu_): writer_ has the live / rebuild
+                                       // batch statement (ApplyLocked) prepared
   std::mutex pool_mu_;
   std::vector<PgConn> pool_;  // GUARDED_BY(pool_mu_)
 };
