@@ -129,9 +129,11 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   hub_options.socket_queue_limit = config.ws_queue;
   app->hub_ = std::make_unique<RealtimeHub>(*app->store_, hub_options);
   // The hub reads what was applied from the read model itself (see ws_hub.h); the
-  // projector's listener only wakes it.
+  // projector's listener wakes it and tells it how far that is.
   app->projector_->SetAppliedListener(
-      [hub = app->hub_.get()](const std::vector<readmodel::EventRow>&) { hub->Notify(); });
+      [hub = app->hub_.get()](const std::vector<readmodel::EventRow>& events) {
+        hub->Notify(events.empty() ? -1 : events.back().seq);
+      });
   SyncDeps sync;
   sync.events = app->events_.get();
   sync.store = app->store_.get();

@@ -55,7 +55,11 @@ void RealtimeHub::Stop() {
   by_socket_.clear();
 }
 
-void RealtimeHub::Notify() {
+void RealtimeHub::Notify(int64_t applied_seq) {
+  if (applied_seq >= 0) {
+    std::lock_guard lock(mu_);
+    applied_hint_ = std::max(applied_hint_, applied_seq);
+  }
   {
     std::lock_guard lock(wake_mu_);
     notified_ = true;
@@ -183,6 +187,12 @@ Status RealtimeHub::Drain() {
     int64_t from;
     {
       std::lock_guard lock(mu_);
+      if (by_user_.empty() && applied_hint_ > position_) {
+        // Nobody to send to: nothing to read up to what is known to be applied. A subscriber
+        // that comes now starts from here (or catches up from its own cursor).
+        position_ = applied_hint_;
+        return Status::Ok();
+      }
       from = position_;
     }
     DT_ASSIGN_OR_RETURN(std::vector<EventRow> rows, store_.AllEventsAfter(from, options_.page));

@@ -82,8 +82,10 @@ class RealtimeHub {
   Status Start();
   void Stop();
 
-  // New events may be in the read model. Returns at once.
-  void Notify();
+  // New events may be in the read model. Returns at once. `applied_seq`: the newest seq the
+  // caller knows is applied (-1: unknown); with no subscriber at all the hub moves its
+  // position there without reading the events (there is no one to send them to).
+  void Notify(int64_t applied_seq = -1);
 
   // Adds a socket of `user_id`. With a cursor its missed events are replayed first; without
   // one it gets what is applied from now on.
@@ -122,6 +124,7 @@ class RealtimeHub {
   std::unordered_map<std::string, std::vector<std::shared_ptr<Subscriber>>> by_user_;
   std::unordered_map<const http::WebSocket*, std::shared_ptr<Subscriber>> by_socket_;
   int64_t position_ = -1;  // written by the hub thread only
+  int64_t applied_hint_ = -1;  // newest seq Notify() was told of
   std::vector<std::pair<std::string, std::string>> custom_;  // (user, message) to send
   uint64_t messages_ = 0;
   uint64_t closed_behind_ = 0;
