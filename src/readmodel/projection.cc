@@ -1,5 +1,11 @@
 #include "readmodel/projection.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <tuple>
+
 #include "client/time_util.h"
 #include "tracker/events.h"
 
@@ -56,7 +62,15 @@ size_t Utf8SequenceAt(std::string_view s, size_t i) {
 
 bool RepairText(std::string& s) {
   size_t i = 0;
-  // Fast path: plain ASCII without NUL, then well-formed sequences.
+  // Fast path: plain ASCII without NUL eight bytes at a time (no byte with its high bit set,
+  // none zero), then well-formed sequences.
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  while (i + 8 <= s.size()) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & kHighs) != 0 || ((w - kOnes) & ~w & kHighs) != 0) break;
+    i += 8;
+  }
   while (i < s.size()) {
     size_t n = Utf8SequenceAt(s, i);
     if (n == 0) break;
@@ -213,13 +227,100 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
 void BatchBuilder::AddBalance(const tracker::Transaction& t, int64_t sign) {
   if (t.type != "money") return;
   int64_t amount = (t.direction == "lent" ? t.amount : -t.amount) * sign;
-  std::string key = t.user_id + "\n" + t.contact_id + "\n" + t.currency;
-  auto [it, inserted] = balance_index_.try_emplace(key, batch_.balances.size());
+  // One buffer for the key: only a key seen first is copied (into the index).
+  balance_key_.assign(t.user_id).append(1, '\n').append(t.contact_id).append(1, '\n').append(t.currency);
+  auto [it, inserted] = balance_index_.try_emplace(balance_key_, batch_.balances.size());
   if (inserted) {
     batch_.balances.push_back(BalanceDelta{t.user_id, t.contact_id, t.currency, amount});
   } else {
     batch_.balances[it->second].delta += amount;
   }
+}
+
+namespace {
+
+// The first eight bytes of `s` as a big-endian number, zero-padded: a < b implies
+// Prefix(a) <= Prefix(b), so rows are ordered by prefix first and compared in full only when
+// their prefixes are equal (then mostly the same first key column).
+uint64_t Prefix(const std::string& s) {
+  uint64_t p = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    p = (p << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+  }
+  return p;
+}
+
+// Sorts `rows` by `key` (a tuple of the key's strings, the first of which `first` names),
+// moving each row once. The sort itself runs over a contiguous array of prefixes: comparing
+// the rows' strings directly would read them from all over memory.
+template <typename Row, typename First, typename Key>
+void SortByKey(std::vector<Row>& rows, First first, Key key) {
+  struct Slot {
+    uint64_t prefix;
+    uint32_t index;
+  };
+  std::vector<Slot> order(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    order[i] = Slot{Prefix(first(rows[i])), static_cast<uint32_t>(i)};
+  }
+  std::sort(order.begin(), order.end(), [&](const Slot& a, const Slot& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return key(rows[a.index]) < key(rows[b.index]);
+  });
+  std::vector<Row> sorted;
+  sorted.reserve(rows.size());
+  for (const Slot& s : order) sorted.push_back(std::move(rows[s.index]));
+  rows = std::move(sorted);
+}
+
+}  // namespace
+
+Batch BatchBuilder::TakeEvents() {
+  Batch out;
+  out.events = std::move(batch_.events);
+  batch_.events = {};
+  batch_.events.reserve(out.events.size());  // the next batch is as big: no regrowing
+  events_ = 0;
+  return out;
+}
+
+Batch BatchBuilder::TakeRows() {
+  Batch out;
+  out.contacts = std::move(batch_.contacts);
+  out.transactions = std::move(batch_.transactions);
+  out.settings = std::move(batch_.settings);
+  out.balances = std::move(batch_.balances);
+  // The next chunk is about as big: its vectors and indexes are sized up front instead of
+  // regrown (each regrowth moves every row, each rehash touches every key).
+  batch_.contacts = {};
+  batch_.transactions = {};
+  batch_.settings = {};
+  batch_.balances = {};
+  batch_.contacts.reserve(out.contacts.size());
+  batch_.transactions.reserve(out.transactions.size());
+  batch_.settings.reserve(out.settings.size());
+  batch_.balances.reserve(out.balances.size());
+  contact_index_.clear();
+  transaction_index_.clear();
+  setting_index_.clear();
+  balance_index_.clear();
+  contact_index_.reserve(out.contacts.size());
+  transaction_index_.reserve(out.transactions.size());
+  setting_index_.reserve(out.settings.size());
+  balance_index_.reserve(out.balances.size());
+  SortByKey(
+      out.contacts, [](const tracker::Contact& c) -> const std::string& { return c.id; },
+      [](const tracker::Contact& c) { return std::tie(c.id); });
+  SortByKey(
+      out.transactions, [](const tracker::Transaction& t) -> const std::string& { return t.id; },
+      [](const tracker::Transaction& t) { return std::tie(t.id); });
+  SortByKey(
+      out.settings, [](const SettingRow& r) -> const std::string& { return r.user_id; },
+      [](const SettingRow& r) { return std::tie(r.user_id, r.key); });
+  SortByKey(
+      out.balances, [](const BalanceDelta& d) -> const std::string& { return d.user_id; },
+      [](const BalanceDelta& d) { return std::tie(d.user_id, d.contact_id, d.currency); });
+  return out;
 }
 
 Batch BatchBuilder::Take() {

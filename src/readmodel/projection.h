@@ -46,6 +46,18 @@ class BatchBuilder {
   Batch Take();
   size_t size() const { return events_; }
 
+  // A rebuild folds rows across batches: TakeEvents() takes only the event rows and leaves
+  // the rows folded so far (newest state per key, balance deltas summed, exactly as within
+  // one batch) for later events to fold into; TakeRows() takes those, each kind sorted by
+  // its table's primary key (byte order, as SQLite's BINARY collation), so a store can write
+  // them into its B-trees in key order. rows() is how many rows are held.
+  Batch TakeEvents();
+  Batch TakeRows();
+  size_t rows() const {
+    return batch_.contacts.size() + batch_.transactions.size() + batch_.settings.size() +
+           batch_.balances.size();
+  }
+
   // What Add() repaired or skipped since the last TakeProblems(), for the caller to log and
   // count (descriptions are kept for the first kMaxDescribed of each kind only).
   struct Problems {
@@ -68,6 +80,7 @@ class BatchBuilder {
   tracker::EventReader reader_;
   std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_,
       balance_index_;
+  std::string balance_key_;
 };
 
 }  // namespace dt::readmodel

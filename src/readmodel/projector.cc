@@ -447,6 +447,10 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   // Pages of at least 1,000 events, but not above a batch (so small batches stay small).
   const size_t read_page = std::min(std::max<size_t>(options_.page_size, 1000),
                                     std::max<size_t>(options_.rebuild_batch_events, 1));
+  size_t fold_rows = store_.BulkFoldRows();
+  if (fold_rows > 0 && options_.rebuild_fold_rows > 0) {
+    fold_rows = std::min(fold_rows, options_.rebuild_fold_rows);
+  }
   std::thread reader([&] {
     client::AllPosition pos = client::AllPosition::Start();
     int64_t seq = 0;
@@ -470,15 +474,33 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
         break;
       }
       for (auto& e : page->events) builder.Add(std::move(e), seq);
-      decode_secs += seconds_since(t1);
       pos = page->next;
       bool end = page->end_of_log;
-      if (builder.size() >= options_.rebuild_batch_events || end) {
-        Item item{builder.Take(), builder.TakeProblems(), pos, seq, end};
+      // Folding: the rows stay in the builder (later events fold into them) until there are
+      // fold_rows of them or the log ends; then they go, in key order, with that batch.
+      bool rows_now = fold_rows > 0 && (end || builder.rows() >= fold_rows);
+      if (builder.size() >= options_.rebuild_batch_events || end || rows_now) {
+        Batch batch;
+        if (fold_rows == 0) {
+          batch = builder.Take();
+        } else {
+          batch = builder.TakeEvents();
+          if (rows_now) {
+            Batch rows = builder.TakeRows();
+            batch.contacts = std::move(rows.contacts);
+            batch.transactions = std::move(rows.transactions);
+            batch.settings = std::move(rows.settings);
+            batch.balances = std::move(rows.balances);
+          }
+        }
+        decode_secs += seconds_since(t1);
+        Item item{std::move(batch), builder.TakeProblems(), pos, seq, end};
         std::unique_lock lock(qmu);
         qcv.wait(lock, [&] { return queue.size() < kMaxQueued || abort; });
         queue.push_back(std::move(item));
         qcv.notify_all();
+      } else {
+        decode_secs += seconds_since(t1);
       }
       if (end) break;
     }

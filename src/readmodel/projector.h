@@ -47,6 +47,9 @@ struct ProjectorOptions {
   std::chrono::milliseconds long_poll{250};     // wait for new events when caught up
   std::chrono::milliseconds lock_retry{1000};   // standby: how often to try for the lock
   size_t rebuild_batch_events = 5000;           // events per rebuild transaction
+  // Caps the rows a rebuild folds in memory across batches (ReadModelStore::BulkFoldRows;
+  // 0: the store's figure). Tests set it small to fold in many chunks.
+  size_t rebuild_fold_rows = 0;
 };
 
 struct RebuildProgress {

@@ -124,6 +124,11 @@ class ReadModelStore {
   // Afterwards Apply(kRebuild, ...) upserts as usual (the catch-up before the swap).
   virtual Status ApplyBulk(const Batch& batch, const ProjectionState& state) = 0;
   virtual Status FinishBulk() = 0;
+  // How many rows the bulk phase may hold folded in memory across batches before it hands
+  // them to ApplyBulk, in key order (BatchBuilder::TakeRows); the batches between carry only
+  // events, and the state saved with them covers events whose rows come later (a bulk phase
+  // is only ever completed or thrown away, never resumed). 0: every batch brings its own rows.
+  virtual size_t BulkFoldRows() const { return 0; }
   virtual Status FinishRebuild() = 0;
   virtual bool RebuildInProgress() = 0;
   // True when this instance now holds the projector lock (non-blocking).

@@ -113,6 +113,8 @@ constexpr const char* kDumpQueries[] = {
 // Page cache per connection (KiB), and the writer's during a rebuild.
 constexpr const char* kCacheSize = "PRAGMA cache_size = -65536";
 constexpr const char* kRebuildCacheSize = "PRAGMA cache_size = -262144";
+// Page size of a rebuilt file (a new live file keeps SQLite's default).
+constexpr const char* kRebuildPageSize = "PRAGMA page_size = 16384";
 // Integer primary keys are the rowid (see sql_schema.h).
 constexpr std::string_view kIntKey = "INTEGER";
 
@@ -148,6 +150,10 @@ class Conn {
         DT_RETURN_IF_ERROR(c->Exec(kCacheSize));
         break;
       case Kind::kBulk:
+        // Set before the file's first page is written. Bigger pages than the default 4 KiB
+        // cost the bulk writes less B-tree work per row (fewer pages to fill, split and hand
+        // to the OS); kept modest because a live batch writes whole pages into the WAL.
+        DT_RETURN_IF_ERROR(c->Exec(kRebuildPageSize));
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA locking_mode = EXCLUSIVE"));
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = OFF"));
         DT_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = OFF"));
@@ -361,6 +367,11 @@ class SqliteStore final : public ReadModelStore {
     if (rebuild_rows_ >= kRowsPerBulkCommit) return CommitRebuildLocked();
     return Status::Ok();
   }
+
+  // Rows folded in memory (about 1 KiB each with their key) and written in key order: each
+  // table's B-tree is then filled mostly by appends instead of a read-modify-write of a
+  // random page per event.
+  size_t BulkFoldRows() const override { return kBulkFoldRows; }
 
   Status FinishBulk() override {
     std::lock_guard lock(rebuild_mu_);
@@ -577,6 +588,7 @@ class SqliteStore final : public ReadModelStore {
  private:
   // Rows since the rebuild's last commit after which ApplyBulk commits.
   static constexpr size_t kRowsPerBulkCommit = 200000;
+  static constexpr size_t kBulkFoldRows = 250000;
 
   static bool TableExists(Conn& c, const char* name) {
     auto st = c.Prepare(kTableExists);
