@@ -86,6 +86,13 @@ Status SyncFile(const std::string& file) {
   return Status::Ok();
 }
 
+void StartWriteBack(const std::string& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ::close(fd);
+}
+
 Status SyncFolderOf(const std::string& path) {
   std::string dir = FolderOf(path);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -68,6 +68,9 @@ Status PointLiveAt(const std::string& path, const std::string& file);
 // fsync of a file / of the folder a path is in.
 Status SyncFile(const std::string& file);
 Status SyncFolderOf(const std::string& path);
+// Starts the write-back of a file's dirty pages without waiting for it (sync_file_range
+// SYNC_FILE_RANGE_WRITE), so that a later SyncFile has less left to wait for. Best effort.
+void StartWriteBack(const std::string& file);
 
 // Unlinks a database file and its -wal, -shm and -journal (those missing are fine).
 void RemoveDatabase(const std::string& file);

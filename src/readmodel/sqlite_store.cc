@@ -377,7 +377,9 @@ class SqliteStore final : public ReadModelStore {
     std::lock_guard lock(rebuild_mu_);
     if (!rebuild_) return Status::Internal("FinishBulk without BeginRebuild");
     DT_RETURN_IF_ERROR(CommitRebuildLocked());
-    return CreateIndexesLocked(*rebuild_);
+    DT_RETURN_IF_ERROR(CreateIndexesLocked(*rebuild_));
+    sqlite_files::StartWriteBack(rebuild_->file());  // the indexes' pages, during the catch-up
+    return Status::Ok();
   }
 
   // Completes the new file (indexes, WAL mode, fsync), points <path> at it, moves the writer
@@ -699,7 +701,13 @@ class SqliteStore final : public ReadModelStore {
     Status s = rebuild_->Exec("COMMIT");
     rebuild_txn_ = false;
     rebuild_rows_ = 0;
-    if (!s.ok()) DropRebuildLocked();
+    if (!s.ok()) {
+      DropRebuildLocked();
+      return s;
+    }
+    // The disk writes what the commit handed to the OS while the rebuild goes on, instead of
+    // all of it at the fsync before the swap.
+    sqlite_files::StartWriteBack(rebuild_->file());
     return s;
   }
 
