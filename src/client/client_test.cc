@@ -2,7 +2,9 @@
 // temp folder) and remote (a real dt-eventstore process on a free port, when built).
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -194,6 +196,92 @@ TEST_P(ClientTest, AllIsReadInOrderInPagesAndLongPollWaitsForNewEvents) {
   EXPECT_EQ(waited->events.back().type, "Late");
   EXPECT_LT(took, 4000ms);  // answered when the event came, not at the end of the poll
   EXPECT_GT(waited->next, *head);
+}
+
+// The remote client's connections against a real dt-eventstore process that stops
+// answering (SIGSTOP) or dies (kill -9) and comes back.
+class RemoteConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bin_ = testing::EventStoreBin();
+    if (bin_.empty()) GTEST_SKIP() << "no dt-eventstore built";
+    dir_ = readmodel::testing::TempDir("client-conn");
+    server_ = std::make_unique<testing::EventStoreProcess>(bin_, dir_);
+    RemoteOptions o;
+    o.url = server_->url();
+    o.request_timeout = 300ms;
+    auto c = RemoteClient::Create(o);
+    ASSERT_TRUE(c.ok());
+    client_ = std::move(c).value();
+    ASSERT_TRUE(Answers());
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) ::kill(server_->pid(), SIGCONT);
+    server_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  bool Answers() {
+    for (int i = 0; i < 200; ++i) {
+      if (client_->ReadHead().ok()) return true;
+      std::this_thread::sleep_for(25ms);
+    }
+    return false;
+  }
+  // Until the process's state is "stopped" (signals are delivered asynchronously).
+  static bool Stopped(pid_t pid) {
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+      auto paren = text.rfind(')');
+      if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'T') return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+  std::string bin_, dir_;
+  std::unique_ptr<testing::EventStoreProcess> server_;
+  std::unique_ptr<RemoteClient> client_;
+};
+
+TEST_F(RemoteConnectionTest, AServerThatStopsAnsweringTimesOutAndIsUsedAgainOnceItAnswers) {
+  ASSERT_TRUE(client_->Append("s", kNoStream, {Ev("E", R"({"a":1})")}).ok());
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Stopped(server_->pid()));
+  auto start = std::chrono::steady_clock::now();
+  auto r = client_->ReadStreamForward("s", 0, 10);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(r.status().Is(Code::kUnavailable)) << r.status().ToString();
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 5s);
+  ASSERT_EQ(::kill(server_->pid(), SIGCONT), 0);
+  auto again = client_->ReadStreamForward("s", 0, 10);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->events.size(), 1u);
+}
+
+TEST_F(RemoteConnectionTest, PooledConnectionsToAServerThatDiedAreReplacedAfterItsRestart) {
+  // Several idle pooled connections, all dead once the server is killed.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      EXPECT_TRUE(client_->Append("s-" + std::to_string(t), kNoStream, {Ev("E", R"({"a":1})")}).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  uint16_t port = server_->port();
+  ::kill(server_->pid(), SIGKILL);
+  server_.reset();
+  server_ = std::make_unique<testing::EventStoreProcess>(bin_, dir_, port);
+  ASSERT_TRUE(Answers());
+  for (int t = 0; t < 4; ++t) {
+    auto r = client_->ReadStreamForward("s-" + std::to_string(t), 0, 10);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->events.size(), 1u);
+  }
+  auto a = client_->Append("s-0", 0, {Ev("F", R"({"a":2})")});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->first_number, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Clients, ClientTest, ::testing::Values("in_process", "remote"),

@@ -5,6 +5,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
@@ -35,12 +40,122 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
-// One pooled keep-alive connection.
+// One pooled keep-alive connection. Asio connects it (resolving, with a timeout); the
+// exchanges then use the socket directly (FdStream): blocking send/recv with the socket's
+// own timeouts, one system call per read or write instead of the reactor's epoll and timer
+// calls around each.
 struct Connection {
   net::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
+  int64_t timeout_ms = -1;  // what SO_RCVTIMEO / SO_SNDTIMEO are set to
 };
+
+// Beast's SyncReadStream / SyncWriteStream over a connected blocking socket whose
+// SO_RCVTIMEO / SO_SNDTIMEO bound each call; `deadline` bounds the whole exchange.
+class FdStream {
+ public:
+  FdStream(int fd, std::chrono::steady_clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
+
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
+      net::mutable_buffer b = *it;
+      if (b.size() == 0) continue;
+      for (;;) {
+        ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+        if (n > 0) return Done(static_cast<size_t>(n), ec);
+        if (n == 0) {
+          ec = net::error::eof;
+          return 0;
+        }
+        if (errno == EINTR) continue;
+        return Failed(ec);
+      }
+    }
+    ec = {};
+    return 0;
+  }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    iovec iov[16];
+    int count = 0;
+    for (auto it = net::buffer_sequence_begin(buffers);
+         it != net::buffer_sequence_end(buffers) && count < 16; ++it) {
+      net::const_buffer b = *it;
+      if (b.size() == 0) continue;
+      iov[count].iov_base = const_cast<void*>(b.data());
+      iov[count].iov_len = b.size();
+      ++count;
+    }
+    if (count == 0) {
+      ec = {};
+      return 0;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    for (;;) {
+      ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n >= 0) return Done(static_cast<size_t>(n), ec);
+      if (errno == EINTR) continue;
+      return Failed(ec);
+    }
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    boost::system::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  size_t Done(size_t n, boost::system::error_code& ec) {
+    if (std::chrono::steady_clock::now() > deadline_) {
+      ec = beast::error::timeout;
+      return 0;
+    }
+    ec = {};
+    return n;
+  }
+  size_t Failed(boost::system::error_code& ec) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ec = beast::error::timeout;  // SO_RCVTIMEO / SO_SNDTIMEO ran out
+    } else {
+      ec = boost::system::error_code(errno, boost::system::system_category());
+    }
+    return 0;
+  }
+
+  int fd_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+// Sets both socket timeouts (a syscall each) unless they already are `ms`.
+bool SetTimeouts(Connection& c, int64_t ms, boost::system::error_code& ec) {
+  ms = std::max<int64_t>(ms, 1);  // 0 would mean "no timeout"
+  if (c.timeout_ms == ms) return true;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
+  int fd = c.stream.socket().native_handle();
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+    ec = boost::system::error_code(errno, boost::system::system_category());
+    return false;
+  }
+  c.timeout_ms = ms;
+  return true;
+}
 
 }  // namespace
 
@@ -84,32 +199,22 @@ struct RemoteClient::Impl {
                                  ec.message());
     }
     c->stream.socket().set_option(tcp::no_delay(true), ec);
+    // From here on the socket is used directly (FdStream), in blocking mode.
+    c->stream.socket().native_non_blocking(false, ec);
+    if (ec) return Status::Unavailable("cannot use the connection to " + options.url + ": " + ec.message());
     return c;
   }
 
-  // One exchange on one connection; false in `io_ok` when the connection broke.
+  // One exchange on one connection; false (and `ec`) when the connection broke or timed out.
   bool Exchange(Connection& c, http::request<http::string_body>& req,
                 http::response_parser<http::string_body>& parser,
                 std::chrono::milliseconds timeout, boost::system::error_code& ec) {
-    c.stream.expires_after(timeout);
-    bool failed = false;
-    http::async_write(c.stream, req, [&](boost::system::error_code e, size_t) {
-      if (e) {
-        ec = e;
-        failed = true;
-        return;
-      }
-      http::async_read(c.stream, c.buffer, parser,
-                       [&](boost::system::error_code e2, size_t) {
-                         if (e2) {
-                           ec = e2;
-                           failed = true;
-                         }
-                       });
-    });
-    c.ioc.run();
-    c.ioc.restart();
-    return !failed;
+    if (!SetTimeouts(c, timeout.count(), ec)) return false;
+    FdStream s(c.stream.socket().native_handle(), std::chrono::steady_clock::now() + timeout);
+    http::write(s, req, ec);
+    if (ec) return false;
+    http::read(s, c.buffer, parser, ec);
+    return !ec;
   }
 
   Result<http::response<http::string_body>> Request(http::verb verb, const std::string& target,

@@ -51,8 +51,9 @@ inline uint16_t FreePort() {
 // A dt-eventstore process on a free port with its data in `dir`; SIGTERM on destruction.
 class EventStoreProcess {
  public:
-  EventStoreProcess(const std::string& bin, const std::string& dir) {
-    port_ = FreePort();
+  // `port` 0: a free one.
+  EventStoreProcess(const std::string& bin, const std::string& dir, uint16_t port = 0) {
+    port_ = port ? port : FreePort();
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string log = dir + "/eventstore.log";
