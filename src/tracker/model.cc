@@ -89,6 +89,84 @@ json TransactionToJson(const Transaction& t) {
           {"updated_at", t.updated_at}};
 }
 
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;  // start of the bytes not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '\b': out += 'b'; break;
+      case '\t': out += 't'; break;
+      case '\n': out += 'n'; break;
+      case '\f': out += 'f'; break;
+      case '\r': out += 'r'; break;
+      default:
+        out += "u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+namespace {
+
+// "name": with the separator before it unless it is the object's first member.
+void Member(std::string& out, std::string_view name) {
+  if (out.back() != '{') out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+
+void OptString(std::string& out, const std::optional<std::string>& v) {
+  if (v) {
+    AppendJsonString(out, *v);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+void AppendTransactionJson(std::string& out, const Transaction& t) {
+  // Members in name order, as nlohmann::json (a std::map) dumps them.
+  out += '{';
+  Member(out, "amount");
+  out += std::to_string(t.amount);
+  Member(out, "contact_id");
+  AppendJsonString(out, t.contact_id);
+  Member(out, "created_at");
+  AppendJsonString(out, t.created_at);
+  Member(out, "currency");
+  AppendJsonString(out, t.currency);
+  Member(out, "description");
+  OptString(out, t.description);
+  Member(out, "direction");
+  AppendJsonString(out, t.direction);
+  Member(out, "due_date");
+  OptString(out, t.due_date);
+  Member(out, "id");
+  AppendJsonString(out, t.id);
+  Member(out, "transaction_date");
+  AppendJsonString(out, t.transaction_date);
+  Member(out, "type");
+  AppendJsonString(out, t.type);
+  Member(out, "updated_at");
+  AppendJsonString(out, t.updated_at);
+  Member(out, "user_id");
+  AppendJsonString(out, t.user_id);
+  out += '}';
+}
+
 bool TransactionFromJson(const json& j, Transaction& out) {
   if (!j.is_object()) return false;
   if (!GetStr(j, "id", out.id) || !GetStr(j, "user_id", out.user_id) ||

@@ -20,7 +20,25 @@ struct Decision {
   std::string_view type;
   json data;
   bool unchanged = false;  // nothing to change: no event (data: only what the answer needs)
+  // A create may give its event data as text instead (written without building `data`) and
+  // its answer's body with it.
+  std::string text{};
+  std::optional<json> body{};
 };
+
+std::string EventText(const Decision& d) { return d.text.empty() ? d.data.dump() : d.text; }
+
+// The answer for the fresh event `number` the command decided on.
+Result<CommandResult> FreshAnswer(const std::string& stream, int64_t number, Decision& d) {
+  if (!d.body) return ResultFromEventData(stream, number, d.type, d.data);
+  CommandResult r;
+  r.stream = stream;
+  r.event_number = number;
+  r.created = true;
+  r.body = std::move(*d.body);
+  r.body["version"] = number;
+  return r;
+}
 
 std::string Now() { return FormatRfc3339Micros(NowMicros()); }
 
@@ -196,6 +214,17 @@ Result<TrackerService::Loaded> TrackerService::Load(const std::string& stream,
 }
 
 std::string TrackerService::Metadata(const CommandContext& ctx) const {
+  if (!ctx.extra_metadata.is_object() && !ctx.idempotency) {
+    // The common case, written as json::dump writes it (members in name order).
+    std::string m = "{\"request_id\":";
+    AppendJsonString(m, ctx.request_id);
+    m += ",\"source\":";
+    AppendJsonString(m, ctx.source);
+    m += ",\"user_id\":";
+    AppendJsonString(m, ctx.user_id);
+    m += '}';
+    return m;
+  }
   json m = {{"request_id", ctx.request_id}, {"user_id", ctx.user_id}, {"source", ctx.source}};
   if (ctx.extra_metadata.is_object()) {
     for (auto it = ctx.extra_metadata.begin(); it != ctx.extra_metadata.end(); ++it) {
@@ -314,8 +343,8 @@ Result<CommandResult> TrackerService::Create(const CommandContext& ctx, const st
     // A fresh random id: the stream is new, so the event will be number 0 and the answer is
     // known before the append; nothing is read back.
     DT_ASSIGN_OR_RETURN(Decision d, build(id));
-    ProposedEvent pe{EventIdFor(ctx), std::string(d.type), d.data.dump(), Metadata(ctx)};
-    DT_ASSIGN_OR_RETURN(CommandResult result, ResultFromEventData(stream, 0, d.type, d.data));
+    ProposedEvent pe{EventIdFor(ctx), std::string(d.type), EventText(d), Metadata(ctx)};
+    DT_ASSIGN_OR_RETURN(CommandResult result, FreshAnswer(stream, 0, d));
     std::vector<ProposedEvent> events;
     events.push_back(std::move(pe));
     store_.AppendAsync(stream, client::kNoStream, std::move(events),
@@ -343,10 +372,13 @@ Result<CommandResult> TrackerService::CreateBlocking(const CommandContext& ctx,
     if (l.exists) return Status::Internal("derived aggregate id already in use: " + stream);
   }
   DT_ASSIGN_OR_RETURN(Decision d, build(id));
-  ProposedEvent pe{EventIdFor(ctx),
-                   std::string(d.type), d.data.dump(), Metadata(ctx)};
+  ProposedEvent pe{EventIdFor(ctx), std::string(d.type), EventText(d), Metadata(ctx)};
   auto r = store_.Append(stream, client::kNoStream, {pe});
-  if (r.ok()) return Finish(ctx, stream, pe, d.data, r->last_number);
+  if (r.ok()) {
+    // A fixed event id may have been written by an identical racer: Finish reads it back.
+    if (d.body && !FixedEventId(ctx)) return FreshAnswer(stream, r->last_number, d);
+    return Finish(ctx, stream, pe, d.data, r->last_number);
+  }
   if (r.status().Is(Code::kWrongExpectedVersion) && FixedEventId(ctx)) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
@@ -471,13 +503,27 @@ Result<CommandResult> TrackerService::CreateTransaction(const CommandContext& ct
                   t.transaction_date = in.transaction_date.value;
                   t.due_date = in.due_date.value;
                   t.created_at = t.updated_at = Now();
-                  json data = {{"user_id", ctx.user_id},
-                               {"transaction_id", id},
-                               {"contact_id", t.contact_id},
-                               {"transaction", TransactionToJson(t)},
-                               {"comment", in.comment},
-                               {"occurred_at", t.created_at}};
-                  return Decision{event_type::kTransactionCreated, std::move(data)};
+                  t.version = 0;
+                  Decision d{event_type::kTransactionCreated, json()};
+                  // What {user_id, transaction_id, contact_id, transaction, comment,
+                  // occurred_at} dumps to (members in name order), written directly.
+                  std::string& x = d.text;
+                  x.reserve(640);
+                  x += "{\"comment\":";
+                  AppendJsonString(x, in.comment);
+                  x += ",\"contact_id\":";
+                  AppendJsonString(x, t.contact_id);
+                  x += ",\"occurred_at\":";
+                  AppendJsonString(x, t.created_at);
+                  x += ",\"transaction\":";
+                  AppendTransactionJson(x, t);
+                  x += ",\"transaction_id\":";
+                  AppendJsonString(x, id);
+                  x += ",\"user_id\":";
+                  AppendJsonString(x, ctx.user_id);
+                  x += '}';
+                  d.body = TransactionView(t);
+                  return d;
                 }, std::move(durable));
 }
 

@@ -134,6 +134,42 @@ TEST(EventReader, NonStringMembersCountAsAbsentAndTheReaderIsReusable) {
   EXPECT_EQ(r.String("user_id").value_or(""), "b");
 }
 
+TEST(JsonText, StringsAndTransactionsAreWrittenAsNlohmannDumpsThem) {
+  const char kControls[] = "nul \0 and every control: \x01\x07\b\t\n\v\f\r\x1b\x1f";
+  const std::string tricky[] = {"",
+                                "plain",
+                                "quote \" backslash \\ slash /",
+                                std::string(kControls, sizeof kControls - 1),
+                                "del \x7f",
+                                "UTF-8: \xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb8",
+                                "</script> & 'x'"};
+  for (const auto& s : tricky) {
+    std::string out;
+    AppendJsonString(out, s);
+    EXPECT_EQ(out, json(s).dump()) << s;
+  }
+  Transaction t;
+  t.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+  t.user_id = "u\"1";
+  t.contact_id = kContact;
+  t.type = "money";
+  t.direction = "lent";
+  t.amount = 1000000000000000;
+  t.currency = "IQD";
+  t.transaction_date = "2024-03-01";
+  t.created_at = t.updated_at = "2024-03-01T10:00:00.000001Z";
+  for (int variant = 0; variant < 4; ++variant) {
+    t.description = variant & 1 ? std::optional<std::string>(tricky[3]) : std::nullopt;
+    t.due_date = variant & 2 ? std::optional<std::string>("2024-04-01") : std::nullopt;
+    t.amount = variant == 3 ? 0 : t.amount;
+    std::string out = "x";  // appended to what is there
+    AppendTransactionJson(out, t);
+    std::string expected = "x";
+    expected += TransactionToJson(t).dump();
+    EXPECT_EQ(out, expected) << variant;
+  }
+}
+
 TEST(Validation, TransactionDefaultsAndNormalisation) {
   auto in = ParseTransactionInput(ValidTx(), true);
   ASSERT_TRUE(in.ok()) << in.status().ToString();
