@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -1166,40 +1168,81 @@ class PgStore final : public ReadModelStore {
     return ExecPrepared(c, kName[rebuild], kSql[rebuild], &prepared_[rebuild], p).status();
   }
 
+  // A pooled read session and the queries it has prepared (by their constant's address).
+  struct Pooled {
+    PgConn conn;
+    std::unordered_set<const char*> prepared;
+  };
+
+  // Runs `sql` (one of the named queries above: a constant) on a pooled session. Each
+  // session prepares a query the first time it runs it and then only binds and executes it
+  // (PostgreSQL parses and plans it once per session, not once per request); a table a
+  // rebuild swapped in is picked up by PostgreSQL itself (it re-analyses the statement).
   template <typename T, typename Row>
   Result<T> Query(const char* sql, const Params& params, Row&& row, T init = T{}) {
-    PgConn conn;
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        conn = std::move(pool_.back());
-        pool_.pop_back();
-      }
-    }
-    if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
+    Pooled pc = Acquire();
+    struct Release {
+      PgStore* self;
+      Pooled& pc;
+      ~Release() { self->ReleaseSession(std::move(pc)); }
+    } release{this, pc};
+    auto connect = [&]() -> Status {
       auto c = Connect();
       if (!c.ok()) return c.status();
-      conn = std::move(c).value();
-    }
-    auto r = Exec(conn.get(), sql, params);
+      pc.conn = std::move(c).value();
+      pc.prepared.clear();
+      return Status::Ok();
+    };
+    if (!pc.conn || PQstatus(pc.conn.get()) != CONNECTION_OK) DT_RETURN_IF_ERROR(connect());
+    char name[32];
+    std::snprintf(name, sizeof name, "dt_q_%zx", reinterpret_cast<size_t>(sql));
+    const std::string text(sql);
+    auto run = [&] {
+      bool prepared = pc.prepared.count(sql) > 0;
+      auto r = ExecPrepared(pc.conn.get(), name, text, &prepared, params);
+      if (prepared) pc.prepared.insert(sql);
+      return r;
+    };
+    auto r = run();
     if (!r.ok()) {
       if (r.status().Is(Code::kUnavailable)) {
         // The connection died (server restart): one retry on a fresh one.
-        auto c = Connect();
-        if (!c.ok()) return c.status();
-        conn = std::move(c).value();
-        r = Exec(conn.get(), sql, params);
+        DT_RETURN_IF_ERROR(connect());
+        r = run();
       }
       if (!r.ok()) return r.status();
     }
     T out = std::move(init);
     int n = PQntuples(r->get());
     for (int i = 0; i < n; ++i) row(r->get(), i, out);
+    return out;
+  }
+
+  // At most kMaxReadSessions read sessions are open; a query that finds none free waits for
+  // one instead of opening (and then closing) another: a session's start costs PostgreSQL a
+  // process, far more than the wait, and 64 request threads would otherwise churn them.
+  static constexpr size_t kMaxReadSessions = 32;
+  Pooled Acquire() {
+    std::unique_lock lock(pool_mu_);
+    pool_cv_.wait(lock, [&] { return !pool_.empty() || open_sessions_ < kMaxReadSessions; });
+    if (!pool_.empty()) {
+      Pooled pc = std::move(pool_.back());
+      pool_.pop_back();
+      return pc;
+    }
+    ++open_sessions_;  // the caller connects it
+    return Pooled{};
+  }
+  void ReleaseSession(Pooled pc) {
     {
       std::lock_guard lock(pool_mu_);
-      if (pool_.size() < 32) pool_.push_back(std::move(conn));
+      if (pc.conn && PQstatus(pc.conn.get()) == CONNECTION_OK) {
+        pool_.push_back(std::move(pc));
+      } else {
+        --open_sessions_;
+      }
     }
-    return out;
+    pool_cv_.notify_one();
   }
 
   // The bulk phase of a rebuild (see kKeyedTables).
@@ -1224,7 +1267,9 @@ class PgStore final : public ReadModelStore {
   bool prepared_[2] = {false, false};  // GUARDED_BY(write_mu_): writer_ has the live / rebuild
                                        // batch statement (ApplyLocked) prepared
   std::mutex pool_mu_;
-  std::vector<PgConn> pool_;  // GUARDED_BY(pool_mu_)
+  std::condition_variable pool_cv_;
+  std::vector<Pooled> pool_;   // GUARDED_BY(pool_mu_): the free read sessions
+  size_t open_sessions_ = 0;   // GUARDED_BY(pool_mu_): free and in use
 };
 
 }  // namespace
