@@ -37,9 +37,25 @@ RecordedEvent ToEvent(const RecordView& v) {
 bool ReadLatestRecord(const Log& log, const StreamState& st, std::string_view stream,
                       int64_t number, int64_t min_created_us, RecordedEvent* out) {
   if (st.tombstoned || !st.has_records || st.last_number != number) return false;
-  LogReader reader(log, st.last_position, log.DataEnd(st.last_position), 4096);
+  // The bytes go into a buffer the thread keeps (a fresh multi-KiB one per read cost more
+  // in malloc than the read itself); a longer record is read once more into one of its size.
+  thread_local std::string buf;
+  if (buf.size() < 4096) buf.resize(4096);
+  const Position at = st.last_position;
   RecordView v;
-  if (reader.Next(&v) != LogReader::Step::kRecord) return false;
+  std::string error;
+  size_t got = 0;
+  if (!log.ReadAt(at, buf.size(), buf.data(), &got).ok()) return false;
+  uint64_t needed = 0;
+  DecodeStatus d = DecodeRecord(buf.data(), got, at, &v, &error, &needed);
+  std::string large;
+  if (d == DecodeStatus::kTruncated && got == buf.size() && needed > got &&
+      needed <= (uint64_t{64} << 20)) {
+    large.resize(static_cast<size_t>(needed));
+    if (!log.ReadAt(at, large.size(), large.data(), &got).ok()) return false;
+    d = DecodeRecord(large.data(), got, at, &v, &error);
+  }
+  if (d != DecodeStatus::kOk) return false;
   if (v.stream != stream || v.number != number || v.created_us < min_created_us) return false;
   *out = ToEvent(v);
   return true;

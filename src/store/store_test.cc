@@ -301,8 +301,14 @@ TEST_F(StoreTest, TheLastEventReadAloneIsTheOneTheIndexGives) {
     ASSERT_TRUE(store_->Append("b-1", kExpectedAny, MakeEvents(2)).ok());
     expect_last("a-1", i, data);
   }
+  std::string large = "{\"big\":\"";  // above one page
+  large.append(10000, 'x');
+  large += "\"}";
+  ASSERT_TRUE(store_->Append("c-1", kExpectedAny, {MakeEvent("T", large)}).ok());
+  expect_last("c-1", 0, large);
   Reopen();
   expect_last("a-1", 3, "{\"n\":3}");
+  expect_last("c-1", 0, large);
   ASSERT_TRUE(store_->Append("$$a-1", kExpectedAny, {MakeEvent("$metadata", "{\"$maxCount\":1}")}).ok());
   expect_last("a-1", 3, "{\"n\":3}", 3);
   ASSERT_TRUE(store_->Append("$$a-1", kExpectedAny, {MakeEvent("$metadata", "{\"$maxAge\":0}")}).ok());
