@@ -17,15 +17,27 @@ namespace {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-template <typename Row>
-void Upsert(std::vector<Row>& rows, std::unordered_map<std::string, size_t>& index,
-            const std::string& key, Row&& row) {
-  auto [it, inserted] = index.try_emplace(key, rows.size());
+// Keeps the newest version of a key's row: `same(position)` tells whether the row there has
+// this row's key.
+template <typename Row, typename Same>
+void Upsert(std::vector<Row>& rows, detail::RowIndex& index, uint64_t hash, Same same,
+            Row&& row) {
+  auto [position, inserted] = index.Find(hash, rows.size(), same);
   if (inserted) {
     rows.push_back(std::move(row));
-  } else if (row.version > rows[it->second].version) {
-    rows[it->second] = std::move(row);
+  } else if (row.version > rows[position].version) {
+    rows[position] = std::move(row);
   }
+}
+
+uint64_t Hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+uint64_t Hash(std::string_view a, std::string_view b) {
+  uint64_t h = Hash(a);
+  return h ^ (Hash(b) + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2));
+}
+uint64_t Hash(std::string_view a, std::string_view b, std::string_view c) {
+  uint64_t h = Hash(a, b);
+  return h ^ (Hash(c) + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2));
 }
 
 constexpr int64_t kMaxAmount = 1'000'000'000'000'000;  // 10^15, as the API accepts
@@ -154,7 +166,9 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
     c.is_deleted = deleted;
     for (std::string* t : {&c.id, &c.user_id, &c.name, &c.created_at, &c.updated_at}) repair(*t);
     for (auto* t : {&c.username, &c.phone, &c.email, &c.notes}) repair_opt(*t);
-    Upsert(batch_.contacts, contact_index_, c.id, std::move(c));
+    const uint64_t h = Hash(c.id);
+    Upsert(batch_.contacts, contact_index_, h,
+           [&](size_t p) { return batch_.contacts[p].id == c.id; }, std::move(c));
   } else if (e.type == et::kTransactionCreated || e.type == et::kTransactionUpdated ||
              e.type == et::kTransactionDeleted) {
     bool deleted = e.type == et::kTransactionDeleted;
@@ -185,14 +199,19 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
       AddBalance(t, +1);
     }
     t.is_deleted = deleted;
-    Upsert(batch_.transactions, transaction_index_, t.id, std::move(t));
+    const uint64_t h = Hash(t.id);
+    Upsert(batch_.transactions, transaction_index_, h,
+           [&](size_t p) { return batch_.transactions[p].id == t.id; }, std::move(t));
   } else if (e.type == et::kSettingChanged) {
     auto key = d.String("key");
     if (!key || key->empty()) return Skip(e, "no key");
     SettingRow r{std::string(*user), std::string(*key), std::string(d.String("value").value_or("")),
                  e.number};
     for (std::string* x : {&r.user_id, &r.key, &r.value}) repair(*x);
-    Upsert(batch_.settings, setting_index_, r.user_id + "\n" + r.key, std::move(r));
+    const uint64_t h = Hash(r.user_id, r.key);
+    Upsert(batch_.settings, setting_index_, h, [&](size_t p) {
+      return batch_.settings[p].user_id == r.user_id && batch_.settings[p].key == r.key;
+    }, std::move(r));
   } else {
     return Skip(e, "unknown event type");
   }
@@ -227,13 +246,15 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
 void BatchBuilder::AddBalance(const tracker::Transaction& t, int64_t sign) {
   if (t.type != "money") return;
   int64_t amount = (t.direction == "lent" ? t.amount : -t.amount) * sign;
-  // One buffer for the key: only a key seen first is copied (into the index).
-  balance_key_.assign(t.user_id).append(1, '\n').append(t.contact_id).append(1, '\n').append(t.currency);
-  auto [it, inserted] = balance_index_.try_emplace(balance_key_, batch_.balances.size());
+  auto [position, inserted] = balance_index_.Find(
+      Hash(t.user_id, t.contact_id, t.currency), batch_.balances.size(), [&](size_t p) {
+        const BalanceDelta& d = batch_.balances[p];
+        return d.user_id == t.user_id && d.contact_id == t.contact_id && d.currency == t.currency;
+      });
   if (inserted) {
     batch_.balances.push_back(BalanceDelta{t.user_id, t.contact_id, t.currency, amount});
   } else {
-    batch_.balances[it->second].delta += amount;
+    batch_.balances[position].delta += amount;
   }
 }
 
@@ -274,6 +295,34 @@ void SortByKey(std::vector<Row>& rows, First first, Key key) {
 }
 
 }  // namespace
+
+namespace detail {
+
+void RowIndex::clear() {
+  if (used_ == 0) return;
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  used_ = 0;
+}
+
+void RowIndex::reserve(size_t n) {
+  size_t slots = 64;
+  while (slots < n * 2) slots *= 2;
+  if (slots > slots_.size()) Resize(slots);
+}
+
+void RowIndex::Resize(size_t slots) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(slots, Slot{});
+  const size_t mask = slots - 1;
+  for (const Slot& s : old) {
+    if (s.position == 0) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].position != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+}  // namespace detail
 
 Batch BatchBuilder::TakeEvents() {
   Batch out;

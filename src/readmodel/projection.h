@@ -21,10 +21,12 @@
 // Thread-safety: a BatchBuilder is used by one thread.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
-#include <unordered_map>
 
 #include "client/event_store_client.h"
 #include "readmodel/read_model_store.h"
@@ -35,6 +37,44 @@ namespace dt::readmodel {
 // Replaces each U+0000 and each byte that is not part of a well-formed UTF-8 sequence with
 // U+FFFD. Returns true when `s` changed.
 bool RepairText(std::string& s);
+
+namespace detail {
+
+// Where each key's row is in its vector: open addressing over (hash, position) in one array;
+// the key itself is compared in the row, never copied. For BatchBuilder.
+class RowIndex {
+ public:
+  // The position of the row whose key hashes to `hash` and for which `same(position)` holds;
+  // when there is none, `next` is recorded as that key's position and returned with true.
+  template <typename Same>
+  std::pair<size_t, bool> Find(uint64_t hash, size_t next, Same same) {
+    if ((used_ + 1) * 2 > slots_.size()) Resize(std::max<size_t>(slots_.size() * 2, 64));
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.position == 0) {
+        s = Slot{hash, static_cast<uint32_t>(next + 1)};
+        ++used_;
+        return {next, true};
+      }
+      if (s.hash == hash && same(s.position - 1)) return {s.position - 1, false};
+    }
+  }
+  void clear();
+  // Room for `n` keys without growing.
+  void reserve(size_t n);
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t position = 0;  // + 1; 0: empty
+  };
+  void Resize(size_t slots);  // a power of two
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+};
+
+}  // namespace detail
 
 class BatchBuilder {
  public:
@@ -78,9 +118,7 @@ class BatchBuilder {
   bool Skip(const client::ResolvedEvent& e, std::string_view reason);
   Problems problems_;
   tracker::EventReader reader_;
-  std::unordered_map<std::string, size_t> contact_index_, transaction_index_, setting_index_,
-      balance_index_;
-  std::string balance_key_;
+  detail::RowIndex contact_index_, transaction_index_, setting_index_, balance_index_;
 };
 
 }  // namespace dt::readmodel
