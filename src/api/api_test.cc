@@ -253,9 +253,10 @@ TEST_P(ApiTest, DeletingAContactHidesItsTransactionsFromListsAndTotals) {
   EXPECT_EQ(alice_->Post("/api/transactions", Tx(gone, "lent", 1)).status, 404u);
 }
 
-// A transaction's contact is looked up in the read model first; one the read model does not
-// have (yet) is decided by its stream: here a contact written to the event store while the
-// projector is stopped is still found, and still only for its own user.
+// A transaction's contact may be looked up in the read model first (remote event store);
+// one the read model does not have (yet) is decided by its stream: here a contact
+// written to the event store while the projector is stopped is still found, and still only
+// for its own user.
 TEST_P(ApiTest, TransactionsFindAContactTheReadModelDoesNotHaveYet) {
   alice_.reset();
   bob_.reset();

@@ -59,7 +59,8 @@ class FdStream {
 
   template <typename MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
-    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+         ++it) {
       net::mutable_buffer b = *it;
       if (b.size() == 0) continue;
       for (;;) {
@@ -201,7 +202,10 @@ struct RemoteClient::Impl {
     c->stream.socket().set_option(tcp::no_delay(true), ec);
     // From here on the socket is used directly (FdStream), in blocking mode.
     c->stream.socket().native_non_blocking(false, ec);
-    if (ec) return Status::Unavailable("cannot use the connection to " + options.url + ": " + ec.message());
+    if (ec) {
+      return Status::Unavailable("cannot use the connection to " + options.url + ": " +
+                                 ec.message());
+    }
     return c;
   }
 

@@ -340,7 +340,9 @@ std::string FeedText(json feed, const std::vector<store::RecordedEvent>& events,
   size_t at = skeleton.find(kEmpty);
   std::string out;
   size_t bytes = 0;
-  for (const auto& e : events) bytes += e.data.size() + e.metadata.size() + 2 * e.stream.size() + 400;
+  for (const auto& e : events) {
+    bytes += e.data.size() + e.metadata.size() + 2 * e.stream.size() + 400;
+  }
   out.reserve(skeleton.size() + bytes);
   out.append(skeleton, 0, at + kEmpty.size() - 1);
   bool first = true;

@@ -69,8 +69,8 @@ class TrackerService {
   // growing pause (up to 20 ms) lets the contenders spread out.
   static constexpr int kMaxAttempts = 32;
 
-  // Where a transaction's contact is looked up first (the read model's contacts by user and
-  // id; nullopt when it has none). A live contact found there is taken as it is: every
+  // Where a transaction's contact is looked up first, if set (the read model's contacts by
+  // user and id; nullopt when it has none). A live contact found there is taken as it is: every
   // answered contact write is already in the read model (read-your-writes), so it answers
   // as a read of the contact's stream would, without a round trip to the event store (see
   // docs/DESIGN.md). Anything else (not there, deleted, an error) is decided by the stream.
