@@ -8,7 +8,10 @@
 //  - $all:    GET /streams/%24all/{pos}/forward/{count}?embed=body with ES-LongPoll; the
 //             page's "previous" link names where the next page starts.
 // HTTP Basic auth on every request. Keep-alive connections are pooled (bounded); a request
-// that fails on a reused connection is retried once on a fresh one.
+// that fails on a reused connection is retried once on a fresh one. Asio resolves and
+// connects; requests then use the socket directly (blocking send/recv, each bounded by
+// SO_RCVTIMEO/SO_SNDTIMEO, the whole exchange by request_timeout). Feeds are parsed with
+// simdjson.
 //
 // Thread-safety: all methods, any thread (each request takes its own pooled connection).
 #pragma once
