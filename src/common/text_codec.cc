@@ -1,6 +1,8 @@
 #include "common/text_codec.h"
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace dt {
 namespace {
@@ -60,7 +62,57 @@ std::optional<std::string> Decode64(std::string_view in, bool url_safe) {
   return out;
 }
 
+// Bytes a JSON string must escape: control characters, '"' and '\\'.
+constexpr std::array<bool, 256> kJsonEscaped = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
+// Whether any of the 8 bytes at p is one of kJsonEscaped: the usual SWAR tests for a zero
+// byte and for a byte below 0x20.
+inline bool HasJsonEscapedByte(const unsigned char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
+}
+
 }  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  size_t run = 0;  // start of the bytes not yet copied
+  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0; i < s.size(); ++i) {
+    // Skip 8 bytes at a time while none of them needs escaping (most text).
+    while (i + 8 <= s.size() && !HasJsonEscapedByte(bytes + i)) i += 8;
+    if (i >= s.size()) break;
+    if (!kJsonEscaped[bytes[i]]) continue;
+    unsigned char c = bytes[i];
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, 6);
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
 
 int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -1,6 +1,6 @@
 // Text encodings shared by the HTTP layer, the event store client and the API's tokens:
 // hexadecimal digits, base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as JWTs use
-// it), and percent-encoding (RFC 3986).
+// it), percent-encoding (RFC 3986), and JSON string text.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -33,5 +33,11 @@ std::string PercentEncode(std::string_view in, bool keep_slash = false);
 // Decodes %XX escapes (and '+' as a space when plus_is_space). nullopt for a malformed
 // escape, so a bad request target is a 400 rather than a guess.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space = false);
+
+// Appends `s` as a JSON string, quotes included, byte for byte as nlohmann::json's dump()
+// writes it: '"', '\\' and control characters escaped (\b \t \n \f \r, others as \u00xx),
+// every other byte as it is. `s` must be valid UTF-8 without surrogates (the caller checks
+// where the text may be otherwise); written text is then what a parser reads back as `s`.
+void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace dt

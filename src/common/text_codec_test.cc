@@ -1,5 +1,7 @@
 #include "common/text_codec.h"
 
+#include <nlohmann/json.hpp>
+
 #include <gtest/gtest.h>
 
 namespace dt {
@@ -91,6 +93,30 @@ TEST(TextCodec, PercentDecodingRejectsMalformedEscapes) {
   for (std::string s : {"", "x", "$all/stream name?&=", "\x01\xff"}) {
     EXPECT_EQ(PercentDecode(PercentEncode(s)), s);
   }
+}
+
+// Every byte that needs escaping, at every offset around and across the 8-byte steps of
+// the fast path, in text otherwise plain, multi-byte UTF-8 included: the same text as
+// nlohmann::json's dump().
+TEST(TextCodec, JsonStringsAreWrittenAsNlohmannDumpsThem) {
+  std::string special;
+  for (int c = 0; c < 0x20; ++c) special.push_back(static_cast<char>(c));
+  special += "\"\\";
+  for (const std::string filler : {"abcdefghijklmnopqrstuvwxyz", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x92\xb8/x"}) {
+    for (char c : special) {
+      for (size_t at = 0; at <= 20; ++at) {
+        std::string s(at, 'a');
+        s.push_back(c);
+        s += filler;
+        std::string out = "prefix";
+        AppendJsonString(out, s);
+        ASSERT_EQ(out, "prefix" + nlohmann::json(s).dump()) << "byte " << int(c) << " at " << at;
+      }
+    }
+  }
+  std::string empty;
+  AppendJsonString(empty, "");
+  EXPECT_EQ(empty, "\"\"");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <span>
 #include <nlohmann/json.hpp>
 
+#include "common/text_codec.h"
 #include "store_http/atom.h"
 
 namespace dt::store_http {
@@ -173,57 +174,11 @@ bool HasSurrogate(std::string_view s) {
   return false;
 }
 
-// Bytes a JSON string must escape: control characters, '"' and '\\'.
-constexpr std::array<bool, 256> kEscaped = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-// Whether any of the 8 bytes at p is one of kEscaped (a control character, '"' or
-// '\\'): the usual SWAR tests for a zero byte and for a byte below 0x20.
-inline bool HasEscapedByte(const unsigned char* p) {
-  uint64_t x;
-  std::memcpy(&x, p, 8);
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
-  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
-}
-
 // A string as nlohmann's dump writes it (ensure_ascii off).
 bool DumpString(std::string_view s, std::string& out) {
   if (HasSurrogate(s)) return false;
   out.reserve(out.size() + s.size() + 2);
-  out.push_back('"');
-  size_t run = 0;  // start of the bytes not yet copied
-  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0; i < s.size(); ++i) {
-    // Skip 8 bytes at a time while none of them needs escaping (most text).
-    while (i + 8 <= s.size() && !HasEscapedByte(bytes + i)) i += 8;
-    if (i >= s.size()) break;
-    if (!kEscaped[bytes[i]]) continue;
-    unsigned char c = bytes[i];
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
+  AppendJsonString(out, s);
   return true;
 }
 

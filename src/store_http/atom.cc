@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "common/text_codec.h"
 #include "http/url.h"
 
 namespace dt::store_http {
@@ -253,31 +254,7 @@ void AppendString(std::string& out, std::string_view s) {
     out += DumpJson(json(std::string(s)));
     return;
   }
-  out += '"';
-  size_t run = 0;  // start of the bytes not yet copied
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  AppendJsonString(out, s);
 }
 
 // An embed=body entry of a feed, as DumpJson(Entry(e, base, Embed::kBody)) writes it (keys

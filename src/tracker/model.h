@@ -54,11 +54,9 @@ nlohmann::json TypedSettingValue(const std::string& key, const std::string& valu
 nlohmann::json ContactToJson(const Contact& c);
 bool ContactFromJson(const nlohmann::json& j, Contact& out);
 nlohmann::json TransactionToJson(const Transaction& t);
-// Appends `s` as a JSON string exactly as nlohmann::json's dump() writes it (`"` `\` and
-// control characters escaped, other bytes as they are; `s` must be UTF-8), and
-// TransactionToJson(t).dump() without building the tree: a create's event data is written
-// straight into its text, in the form every other event is stored in.
-void AppendJsonString(std::string& out, std::string_view s);
+// Appends TransactionToJson(t).dump() without building the tree (strings through
+// dt::AppendJsonString): a create's event data is written straight into its text, in the
+// form every other event is stored in.
 void AppendTransactionJson(std::string& out, const Transaction& t);
 bool TransactionFromJson(const nlohmann::json& j, Transaction& out);
 

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "client/time_util.h"
+#include "common/text_codec.h"
 #include "tracker/event_reader.h"
 #include "tracker/events.h"
 #include "tracker/validation.h"
