@@ -285,16 +285,19 @@ TEST_P(ReadModelTest, SchemaIsCreatedOnceAndReopenKeepsData) {
   EXPECT_EQ((*c)->name, "kept");
 }
 
+// An event as the projector reads it, with a fresh id.
+client::ResolvedEvent Ev(const std::string& stream, int64_t n, const std::string& type,
+                         const json& data) {
+  client::ResolvedEvent e;
+  e.stream = stream;
+  e.number = n;
+  e.id = Uuid::Random();
+  e.type = type;
+  e.data = data.dump();
+  return e;
+}
+
 TEST(BatchBuilder, BalanceDeltasFollowCreatesUpdatesAndDeletes) {
-  auto ev = [](const std::string& stream, int64_t n, const std::string& type, json data) {
-    client::ResolvedEvent e;
-    e.stream = stream;
-    e.number = n;
-    e.id = Uuid::Random();
-    e.type = type;
-    e.data = data.dump();
-    return e;
-  };
   json t = {{"id", "t1"}, {"user_id", "u"}, {"contact_id", "c1"}, {"type", "money"},
             {"direction", "lent"}, {"amount", 100}, {"currency", "IQD"}, {"description", nullptr},
             {"transaction_date", "2024-01-01"}, {"due_date", nullptr}, {"created_at", "x"},
@@ -305,9 +308,9 @@ TEST(BatchBuilder, BalanceDeltasFollowCreatesUpdatesAndDeletes) {
   t2["direction"] = "owed";
   BatchBuilder b;
   int64_t seq = 0;
-  ASSERT_TRUE(b.Add(ev("transaction-t1", 0, "TransactionCreated",
+  ASSERT_TRUE(b.Add(Ev("transaction-t1", 0, "TransactionCreated",
                        {{"user_id", "u"}, {"transaction", t}, {"occurred_at", "x"}}), seq));
-  ASSERT_TRUE(b.Add(ev("transaction-t1", 1, "TransactionUpdated",
+  ASSERT_TRUE(b.Add(Ev("transaction-t1", 1, "TransactionUpdated",
                        {{"user_id", "u"}, {"transaction", t2},
                         {"previous", {{"contact_id", "c1"}, {"amount", 100}, {"direction", "lent"}}},
                         {"occurred_at", "x"}}), seq));
@@ -317,25 +320,16 @@ TEST(BatchBuilder, BalanceDeltasFollowCreatesUpdatesAndDeletes) {
   EXPECT_EQ(d, (std::map<std::string, int64_t>{{"c1/IQD", 0}, {"c2/IQD", -30}}));
   ASSERT_EQ(batch.transactions.size(), 1u);
   EXPECT_EQ(batch.transactions[0].version, 1);
-  ASSERT_TRUE(b.Add(ev("transaction-t1", 2, "TransactionDeleted",
+  ASSERT_TRUE(b.Add(Ev("transaction-t1", 2, "TransactionDeleted",
                        {{"user_id", "u"}, {"deleted_snapshot", t2}, {"occurred_at", "x"}}), seq));
   batch = b.Take();
   ASSERT_EQ(batch.balances.size(), 1u);
   EXPECT_EQ(batch.balances[0].delta, 30);
   EXPECT_EQ(seq, 3);
-  EXPECT_FALSE(b.Add(ev("user-x", 0, "UserCreated", {{"user_id", "u"}}), seq));
+  EXPECT_FALSE(b.Add(Ev("user-x", 0, "UserCreated", {{"user_id", "u"}}), seq));
 }
 
 TEST(BatchBuilder, FoldsRowsAcrossBatchesAndTakesThemInKeyOrder) {
-  auto ev = [](const std::string& stream, int64_t n, const std::string& type, json data) {
-    client::ResolvedEvent e;
-    e.stream = stream;
-    e.number = n;
-    e.id = Uuid::Random();
-    e.type = type;
-    e.data = data.dump();
-    return e;
-  };
   auto tx = [](const std::string& id, const std::string& contact, int64_t amount) {
     return json{{"id", id}, {"user_id", "u"}, {"contact_id", contact}, {"type", "money"},
                 {"direction", "lent"}, {"amount", amount}, {"currency", "IQD"},
@@ -345,7 +339,7 @@ TEST(BatchBuilder, FoldsRowsAcrossBatchesAndTakesThemInKeyOrder) {
   BatchBuilder b;
   int64_t seq = 0;
   for (std::string id : {"t3", "t1", "t2"}) {
-    ASSERT_TRUE(b.Add(ev("transaction-" + id, 0, "TransactionCreated",
+    ASSERT_TRUE(b.Add(Ev("transaction-" + id, 0, "TransactionCreated",
                          {{"user_id", "u"}, {"transaction", tx(id, "c" + id, 10)}}), seq));
   }
   Batch events = b.TakeEvents();
@@ -354,12 +348,12 @@ TEST(BatchBuilder, FoldsRowsAcrossBatchesAndTakesThemInKeyOrder) {
   EXPECT_EQ(b.size(), 0u);
   EXPECT_EQ(b.rows(), 6u);  // three transactions, three balance keys
   // A later batch's update folds into the row held from the earlier one.
-  ASSERT_TRUE(b.Add(ev("transaction-t1", 1, "TransactionUpdated",
+  ASSERT_TRUE(b.Add(Ev("transaction-t1", 1, "TransactionUpdated",
                        {{"user_id", "u"}, {"transaction", tx("t1", "ct1", 4)},
                         {"previous", {{"amount", 10}}}}), seq));
-  ASSERT_TRUE(b.Add(ev("settings-u", 0, "SettingChanged",
+  ASSERT_TRUE(b.Add(Ev("settings-u", 0, "SettingChanged",
                        {{"user_id", "u"}, {"key", "b"}, {"value", "1"}}), seq));
-  ASSERT_TRUE(b.Add(ev("settings-u", 1, "SettingChanged",
+  ASSERT_TRUE(b.Add(Ev("settings-u", 1, "SettingChanged",
                        {{"user_id", "u"}, {"key", "a"}, {"value", "2"}}), seq));
   events = b.TakeEvents();
   ASSERT_EQ(events.events.size(), 3u);
@@ -381,7 +375,7 @@ TEST(BatchBuilder, FoldsRowsAcrossBatchesAndTakesThemInKeyOrder) {
   EXPECT_EQ(rows.settings[1].key, "b");
   EXPECT_EQ(b.rows(), 0u);
   // Nothing held any more: the next take starts afresh.
-  ASSERT_TRUE(b.Add(ev("transaction-t1", 2, "TransactionDeleted",
+  ASSERT_TRUE(b.Add(Ev("transaction-t1", 2, "TransactionDeleted",
                        {{"user_id", "u"}, {"deleted_snapshot", tx("t1", "ct1", 4)}}), seq));
   rows = b.TakeRows();
   ASSERT_EQ(rows.balances.size(), 1u);
