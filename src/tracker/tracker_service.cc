@@ -2,6 +2,7 @@
 
 #include <random>
 #include <thread>
+#include <type_traits>
 
 #include "client/time_util.h"
 #include "common/text_codec.h"
@@ -298,6 +299,9 @@ Result<std::optional<CommandResult>> TrackerService::RecordedUnchanged(
 template <typename Decide>
 Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const std::string& stream,
                                              Decide&& decide) {
+  // A decide that takes an optional last event may start the stream; one that takes the
+  // event itself changes an existing aggregate (a missing one is not found).
+  constexpr bool kMayCreate = std::is_invocable_v<Decide&, const std::optional<ResolvedEvent>&>;
   // The claim's read of the key's stream serves the first attempt's look for a recorded
   // "changed nothing" answer; an attempt after a lost version race reads the stream again.
   std::vector<ResolvedEvent> key_events;
@@ -308,13 +312,20 @@ Result<CommandResult> TrackerService::Change(const CommandContext& ctx, const st
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
     if (l.replay) return Replayed(*l.replay);
-    if (!l.exists) return Status::NotFound("not found");
+    if (!l.exists && !kMayCreate) return Status::NotFound("not found");
     if (ctx.idempotency && !ctx.event_id) {
       DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded,
                           RecordedUnchanged(ctx, attempt == 0 ? &key_events : nullptr));
       if (recorded) return std::move(*recorded);
     }
-    DT_ASSIGN_OR_RETURN(Decision d, decide(*l.last));
+    auto decided = [&] {
+      if constexpr (kMayCreate) {
+        return decide(l.last);
+      } else {
+        return decide(*l.last);
+      }
+    }();
+    DT_ASSIGN_OR_RETURN(Decision d, std::move(decided));
     if (ctx.if_match && *ctx.if_match != l.version) {
       return Status::WrongExpectedVersion(l.version, "version mismatch");
     }
@@ -595,44 +606,29 @@ Result<CommandResult> TrackerService::DeleteTransaction(const CommandContext& ct
 Result<CommandResult> TrackerService::SetSetting(const CommandContext& ctx, const std::string& key,
                                                  const json& body) {
   DT_ASSIGN_OR_RETURN(SettingInput in, ParseSettingInput(key, body));
-  std::vector<ResolvedEvent> key_events;  // as in Change
-  if (ctx.idempotency) {
-    DT_RETURN_IF_ERROR(ClaimIdempotencyKey(store_, *ctx.idempotency, ctx.user_id,
-                                           ctx.request_id, &key_events));
-  }
-  const std::string stream = SettingsStream(ctx.user_id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    DT_ASSIGN_OR_RETURN(Loaded l, Load(stream, ctx));
-    if (l.replay) return Replayed(*l.replay);
-    if (ctx.idempotency && !ctx.event_id) {
-      DT_ASSIGN_OR_RETURN(std::optional<CommandResult> recorded,
-                          RecordedUnchanged(ctx, attempt == 0 ? &key_events : nullptr));
-      if (recorded) return std::move(*recorded);
-    }
+  // A setting's answer carries no version: If-Match is not applied to settings.
+  CommandContext c = ctx;
+  c.if_match.reset();
+  return Change(c, SettingsStream(ctx.user_id),
+                [&](const std::optional<ResolvedEvent>& last) -> Result<Decision> {
     json settings = json::object();
-    if (l.last) {
-      json d = json::parse(l.last->data, nullptr, false);
+    if (last) {
+      json d = json::parse(last->data, nullptr, false);
       if (d.is_object() && d.contains("settings") && d["settings"].is_object()) {
         settings = d["settings"];
       }
     }
     json previous = settings.contains(in.key) ? settings[in.key] : json(nullptr);
-    if (l.exists && previous == in.value && !ctx.event_id) {
-      return Unchanged(ctx, stream, event_type::kSettingChanged,
-                       json{{"key", in.key}, {"value", in.value}}, l.version);
+    if (last && previous == in.value) {
+      return Decision{event_type::kSettingChanged, json{{"key", in.key}, {"value", in.value}},
+                      true};
     }
     settings[in.key] = in.value;
     json data = {{"user_id", ctx.user_id}, {"key", in.key},       {"value", in.value},
                  {"previous_value", previous}, {"settings", settings},
                  {"comment", in.comment},  {"occurred_at", Now()}};
-    ProposedEvent pe{EventIdFor(ctx),
-                     std::string(event_type::kSettingChanged), data.dump(), Metadata(ctx)};
-    auto r = store_.Append(stream, l.exists ? l.version : client::kNoStream, {pe});
-    if (r.ok()) return Finish(ctx, stream, pe, data, r->last_number);
-    if (!r.status().Is(Code::kWrongExpectedVersion)) return r.status();
-    Backoff(attempt + 1);
-  }
-  return Status::Timeout("too many concurrent changes to " + stream + "; retry");
+    return Decision{event_type::kSettingChanged, std::move(data)};
+  });
 }
 
 Result<std::vector<ResolvedEvent>> TrackerService::History(const std::string& user_id,
