@@ -2,6 +2,8 @@
 // temp folder) and remote (a real dt-eventstore process on a free port, when built).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +24,42 @@ ProposedEvent Ev(const std::string& type, const std::string& data,
                  const std::string& meta = R"({"m":1})") {
   return {Uuid::Random(), type, data, meta};
 }
+
+// Collects AppendAsync answers: how often each callback ran and what it got.
+class AsyncAnswers {
+ public:
+  explicit AsyncAnswers(size_t n) : calls_(n, 0), results_(n, Status::Internal("no answer")) {}
+  EventStoreClient::AppendCallback For(size_t i) {
+    return [this, i](Result<AppendResult> r) {
+      std::lock_guard lock(mu_);
+      ++calls_[i];
+      results_[i] = std::move(r);
+      ++answered_;
+      cv_.notify_all();
+    };
+  }
+  // Until every callback ran (true) or `timeout` passed.
+  bool Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return answered_ >= calls_.size(); });
+  }
+  int Calls(size_t i) {
+    std::lock_guard lock(mu_);
+    return calls_[i];
+  }
+  Result<AppendResult> Get(size_t i) {
+    std::lock_guard lock(mu_);
+    return results_[i];
+  }
+  size_t size() const { return calls_.size(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> calls_;
+  std::vector<Result<AppendResult>> results_;
+  size_t answered_ = 0;
+};
 
 class ClientTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -132,6 +170,68 @@ TEST_P(ClientTest, RepeatedAppendOfTheSameIdsWritesNothing) {
   auto all = client_->ReadStreamForward(S("idem-1"), 0, 100);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->events.size(), 3u);
+}
+
+TEST_P(ClientTest, ConcurrentAsyncAppendsAreEachAnsweredOnceAndDurable) {
+  // More appends than the remote client has connections, from several threads at once.
+  constexpr size_t kThreads = 4, kEach = 60;
+  AsyncAnswers answers(kThreads * kEach);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 0; i < kEach; ++i) {
+        size_t n = t * kEach + i;
+        client_->AppendAsync(S("async-" + std::to_string(n)), kNoStream,
+                             {Ev("A", "{\"n\":" + std::to_string(n) + "}"), Ev("B", "{}")},
+                             answers.For(n));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(answers.Wait(30s));
+  for (size_t n = 0; n < answers.size(); ++n) {
+    auto r = answers.Get(n);
+    ASSERT_TRUE(r.ok()) << n << ": " << r.status().ToString();
+    EXPECT_EQ(r->first_number, 0);
+    EXPECT_EQ(r->last_number, 1);
+  }
+  std::this_thread::sleep_for(100ms);  // a second call would come meanwhile
+  for (size_t n = 0; n < answers.size(); ++n) ASSERT_EQ(answers.Calls(n), 1) << n;
+  for (size_t n : {size_t{0}, size_t{77}, answers.size() - 1}) {
+    auto page = client_->ReadStreamForward(S("async-" + std::to_string(n)), 0, 10);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ASSERT_EQ(page->events.size(), 2u);
+    EXPECT_EQ(nlohmann::json::parse(page->events[0].data)["n"], n);
+  }
+}
+
+TEST_P(ClientTest, AsyncAppendsAnswerLikeAppend) {
+  AsyncAnswers created(1);
+  std::vector<ProposedEvent> first = {Ev("A", R"({"s":"\"é\\"})"), Ev("A", "{}")};
+  client_->AppendAsync(S("async-ev"), kNoStream, first, created.For(0));
+  ASSERT_TRUE(created.Wait(10s));
+  ASSERT_TRUE(created.Get(0).ok()) << created.Get(0).status().ToString();
+  EXPECT_EQ(created.Get(0)->last_number, 1);
+  AsyncAnswers answers(4);
+  client_->AppendAsync(S("async-ev"), kNoStream, {Ev("A", "{}")}, answers.For(0));  // taken
+  client_->AppendAsync(S("async-ev"), 0, {Ev("A", "{}")}, answers.For(1));          // stale
+  client_->AppendAsync(S("async-ev"), kNoStream, first, answers.For(2));  // the same ids again
+  client_->AppendAsync(S("async-ev"), kNoStream, {}, answers.For(3));     // nothing to append
+  ASSERT_TRUE(answers.Wait(10s));
+  for (size_t i : {0, 1}) {
+    auto r = answers.Get(i);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kWrongExpectedVersion);
+    EXPECT_EQ(r.status().current_version(), 1);
+  }
+  ASSERT_TRUE(answers.Get(2).ok()) << answers.Get(2).status().ToString();
+  EXPECT_EQ(answers.Get(2)->first_number, 0);
+  EXPECT_EQ(answers.Get(3).status().code(), Code::kInvalidArgument);
+  auto page = client_->ReadStreamForward(S("async-ev"), 0, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].id, first[0].id);
+  EXPECT_EQ(nlohmann::json::parse(page->events[0].data)["s"], "\"é\\");
 }
 
 TEST_P(ClientTest, MissingStreamsAreNotFound) {
@@ -282,6 +382,87 @@ TEST_F(RemoteConnectionTest, PooledConnectionsToAServerThatDiedAreReplacedAfterI
   auto a = client_->Append("s-0", 0, {Ev("F", R"({"a":2})")});
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->first_number, 1);
+}
+
+TEST_F(RemoteConnectionTest, AnAsyncAppendToAServerThatStopsAnsweringFailsThroughItsCallback) {
+  AsyncAnswers warm(1);
+  client_->AppendAsync("s", kNoStream, {Ev("E", "{}")}, warm.For(0));
+  ASSERT_TRUE(warm.Wait(5s));
+  ASSERT_TRUE(warm.Get(0).ok()) << warm.Get(0).status().ToString();
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Stopped(server_->pid()));
+  AsyncAnswers answers(3);
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    client_->AppendAsync("t-" + std::to_string(i), kNoStream, {Ev("E", "{}")}, answers.For(i));
+  }
+  ASSERT_TRUE(answers.Wait(5s));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 250ms);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_TRUE(answers.Get(i).status().Is(Code::kUnavailable)) << answers.Get(i).status().ToString();
+  }
+  ASSERT_EQ(::kill(server_->pid(), SIGCONT), 0);
+  AsyncAnswers after(1);
+  client_->AppendAsync("s", 0, {Ev("E", "{}")}, after.For(0));
+  ASSERT_TRUE(after.Wait(5s));
+  ASSERT_TRUE(after.Get(0).ok()) << after.Get(0).status().ToString();
+  EXPECT_EQ(after.Get(0)->first_number, 1);
+  for (size_t i = 0; i < answers.size(); ++i) EXPECT_EQ(answers.Calls(i), 1);
+}
+
+TEST_F(RemoteConnectionTest, AsyncAppendsWorkAgainAfterTheServerIsKilledAndRestarted) {
+  // Several pooled connections, then the server dies under them.
+  AsyncAnswers before(8);
+  for (size_t i = 0; i < before.size(); ++i) {
+    client_->AppendAsync("k-" + std::to_string(i), kNoStream, {Ev("E", "{}")}, before.For(i));
+  }
+  ASSERT_TRUE(before.Wait(5s));
+  for (size_t i = 0; i < before.size(); ++i) ASSERT_TRUE(before.Get(i).ok());
+  uint16_t port = server_->port();
+  ::kill(server_->pid(), SIGKILL);
+  server_.reset();
+  AsyncAnswers down(2);
+  for (size_t i = 0; i < down.size(); ++i) {
+    client_->AppendAsync("d-" + std::to_string(i), kNoStream, {Ev("E", "{}")}, down.For(i));
+  }
+  ASSERT_TRUE(down.Wait(5s));
+  for (size_t i = 0; i < down.size(); ++i) {
+    EXPECT_TRUE(down.Get(i).status().Is(Code::kUnavailable)) << down.Get(i).status().ToString();
+  }
+  server_ = std::make_unique<testing::EventStoreProcess>(bin_, dir_, port);
+  ASSERT_TRUE(Answers());
+  AsyncAnswers after(8);
+  for (size_t i = 0; i < after.size(); ++i) {
+    client_->AppendAsync("k-" + std::to_string(i), 0, {Ev("F", "{}")}, after.For(i));
+  }
+  ASSERT_TRUE(after.Wait(5s));
+  for (size_t i = 0; i < after.size(); ++i) {
+    auto r = after.Get(i);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->first_number, 1);  // the acknowledged first event survived the kill
+    EXPECT_EQ(after.Calls(i), 1);
+  }
+}
+
+TEST_F(RemoteConnectionTest, DestroyingTheClientAnswersEveryAppendInFlightOnce) {
+  AsyncAnswers warm(1);
+  client_->AppendAsync("w", kNoStream, {Ev("E", "{}")}, warm.For(0));
+  ASSERT_TRUE(warm.Wait(5s));
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Stopped(server_->pid()));
+  // More than the connections: some in flight, some queued.
+  AsyncAnswers answers(150);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    client_->AppendAsync("x-" + std::to_string(i), kNoStream, {Ev("E", "{}")}, answers.For(i));
+  }
+  std::this_thread::sleep_for(20ms);
+  client_.reset();
+  ASSERT_TRUE(answers.Wait(0ms));  // all answered before the destructor returned
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers.Calls(i), 1) << i;
+    EXPECT_TRUE(answers.Get(i).status().Is(Code::kUnavailable)) << answers.Get(i).status().ToString();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Clients, ClientTest, ::testing::Values("in_process", "remote"),

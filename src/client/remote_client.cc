@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "client/async_http.h"
 #include "client/time_util.h"
 #include "common/text_codec.h"
 
@@ -166,8 +167,26 @@ struct RemoteClient::Impl {
   std::string port;
   std::string base;  // path prefix without trailing '/'
   std::string authorization;
+  std::string request_head;  // an append's request line end and fixed headers
   std::mutex mu;
   std::vector<std::unique_ptr<Connection>> idle;  // GUARDED_BY(mu)
+  // AppendAsync's connections and I/O thread, made on first use; destroyed first (its
+  // destructor fails what is in flight).
+  std::once_flag async_once;
+  std::unique_ptr<AsyncHttp> async;
+
+  AsyncHttp& Async() {
+    std::call_once(async_once, [this] {
+      AsyncHttp::Options o;
+      o.host = host;
+      o.port = port;
+      o.timeout = options.request_timeout;
+      o.max_connections = std::max<size_t>(options.max_idle_connections, 1);
+      o.describe = options.url;
+      async = std::make_unique<AsyncHttp>(std::move(o));
+    });
+    return *async;
+  }
 
   std::unique_ptr<Connection> Take() {
     std::lock_guard lock(mu);
@@ -294,6 +313,16 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::Create(const RemoteOptions& 
     return Status::InvalidArgument("no host in event store URL '" + options.url + "'");
   }
   impl->authorization = "Basic " + Base64Encode(options.username + ":" + options.password);
+  std::string& head = impl->request_head;
+  head = " HTTP/1.1\r\nHost: ";
+  head += impl->host;
+  head += ':';
+  head += impl->port;
+  head += "\r\nAuthorization: ";
+  head += impl->authorization;
+  head += "\r\nUser-Agent: dt-server\r\nContent-Type: ";
+  head += kEventsContentType;
+  head += "\r\n";
   return std::unique_ptr<RemoteClient>(new RemoteClient(std::move(impl)));
 }
 
@@ -423,43 +452,98 @@ int64_t VersionFromETag(const http::response<http::string_body>& res) {
 
 }  // namespace
 
-Result<AppendResult> RemoteClient::Append(std::string_view stream, int64_t expected_version,
-                                          std::vector<ProposedEvent> events) {
-  if (events.empty()) return Status::InvalidArgument("empty append");
+namespace {
+
+// The JSON array of an append's events.
+std::string AppendBody(const std::vector<ProposedEvent>& events) {
   std::string body = "[";
   for (size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
     if (i) body += ',';
-    body += "{\"eventId\":\"" + e.id.ToString() + "\",\"eventType\":" + json(e.type).dump() +
-            ",\"data\":" + (e.data.empty() ? std::string("{}") : e.data);
-    if (!e.metadata.empty()) body += ",\"metadata\":" + e.metadata;
+    body += "{\"eventId\":\"";
+    body += e.id.ToString();
+    body += "\",\"eventType\":";
+    AppendJsonString(body, e.type);
+    body += ",\"data\":";
+    if (e.data.empty()) {
+      body += "{}";
+    } else {
+      body += e.data;
+    }
+    if (!e.metadata.empty()) {
+      body += ",\"metadata\":";
+      body += e.metadata;
+    }
     body += '}';
   }
   body += ']';
-  auto res = impl_->Request(http::verb::post, "/streams/" + PercentEncode(stream),
-                            std::move(body),
-                            {{"Content-Type", kEventsContentType},
-                             {"ES-ExpectedVersion", std::to_string(expected_version)}});
-  if (!res.ok()) return res.status();
-  auto code = res->result_int();
+  return body;
+}
+
+// What an append's answer means.
+Result<AppendResult> AppendOutcome(const http::response<http::string_body>& res,
+                                   std::string_view stream, size_t count) {
+  auto code = res.result_int();
   if (code == 201) {
-    auto loc = res->find(http::field::location);
-    if (loc == res->end()) return Status::Internal("append answered 201 without Location");
+    auto loc = res.find(http::field::location);
+    if (loc == res.end()) return Status::Internal("append answered 201 without Location");
     std::string_view l = SV(loc->value());
     auto first = ParseInt(l.substr(l.rfind('/') + 1));
     if (!first) return Status::Internal("append answered a Location without an event number");
-    return AppendResult{*first, *first + static_cast<int64_t>(events.size()) - 1};
+    return AppendResult{*first, *first + static_cast<int64_t>(count) - 1};
   }
   if (code == 400) {
-    auto cv = res->find("ES-CurrentVersion");
-    if (cv == res->end()) cv = res->find("Kurrent-CurrentVersion");
-    if (cv != res->end() || SV(res->reason()).find("Wrong expected") != std::string_view::npos) {
-      int64_t current = cv != res->end() ? ParseInt(SV(cv->value())).value_or(-1) : -1;
+    auto cv = res.find("ES-CurrentVersion");
+    if (cv == res.end()) cv = res.find("Kurrent-CurrentVersion");
+    if (cv != res.end() || SV(res.reason()).find("Wrong expected") != std::string_view::npos) {
+      int64_t current = cv != res.end() ? ParseInt(SV(cv->value())).value_or(-1) : -1;
       return Status::WrongExpectedVersion(current, "wrong expected version on " +
                                                        std::string(stream));
     }
   }
-  return HttpError(*res, "append to " + std::string(stream));
+  std::string what = "append to ";
+  what += stream;
+  return HttpError(res, what);
+}
+
+}  // namespace
+
+Result<AppendResult> RemoteClient::Append(std::string_view stream, int64_t expected_version,
+                                          std::vector<ProposedEvent> events) {
+  if (events.empty()) return Status::InvalidArgument("empty append");
+  auto res = impl_->Request(http::verb::post, "/streams/" + PercentEncode(stream),
+                            AppendBody(events),
+                            {{"Content-Type", kEventsContentType},
+                             {"ES-ExpectedVersion", std::to_string(expected_version)}});
+  if (!res.ok()) return res.status();
+  return AppendOutcome(*res, stream, events.size());
+}
+
+void RemoteClient::AppendAsync(std::string_view stream, int64_t expected_version,
+                               std::vector<ProposedEvent> events, AppendCallback done) {
+  if (events.empty()) return done(Status::InvalidArgument("empty append"));
+  const Impl& i = *impl_;
+  std::string body = AppendBody(events);
+  // The request as sent, written out here (the I/O thread only sends it).
+  std::string req;
+  req.reserve(body.size() + i.request_head.size() + stream.size() * 3 + 160);
+  req += "POST ";
+  req += i.base;
+  req += "/streams/";
+  req += PercentEncode(stream);
+  req += i.request_head;  // " HTTP/1.1", Host, Authorization, User-Agent, Content-Type
+  req += "ES-ExpectedVersion: ";
+  req += std::to_string(expected_version);
+  req += "\r\nContent-Length: ";
+  req += std::to_string(body.size());
+  req += "\r\n\r\n";
+  req += body;
+  impl_->Async().Submit(
+      std::move(req), [stream = std::string(stream), count = events.size(),
+                       done = std::move(done)](Result<AsyncHttp::Response> res) {
+        if (!res.ok()) return done(res.status());
+        done(AppendOutcome(*res, stream, count));
+      });
 }
 
 namespace {

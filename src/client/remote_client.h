@@ -13,6 +13,15 @@
 // SO_RCVTIMEO/SO_SNDTIMEO, the whole exchange by request_timeout). Feeds are parsed with
 // simdjson.
 //
+// AppendAsync does not hold the calling thread: the request is written out on the caller's
+// thread and handed to an I/O thread of the client's (async_http.h, made on first use) that
+// sends it on a pool of up to max_idle_connections keep-alive connections of its own, one
+// request in flight on each, and runs `done` when the answer comes (so `done` must be
+// quick). Same answers and errors as Append: a request not answered within request_timeout
+// (waiting for a free connection included) fails with kUnavailable; one that fails on a
+// reused connection before any answer is retried once. Destroying the client fails the
+// appends in flight with kUnavailable (each `done` runs once, before the destructor returns).
+//
 // Thread-safety: all methods, any thread (each request takes its own pooled connection).
 #pragma once
 
@@ -42,6 +51,8 @@ class RemoteClient final : public EventStoreClient {
 
   Result<AppendResult> Append(std::string_view stream, int64_t expected_version,
                               std::vector<ProposedEvent> events) override;
+  void AppendAsync(std::string_view stream, int64_t expected_version,
+                   std::vector<ProposedEvent> events, AppendCallback done) override;
   Result<StreamPage> ReadStreamForward(std::string_view stream, int64_t from,
                                        size_t max_count) override;
   Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
