@@ -163,6 +163,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
 App::~App() {
   Stop();
   server_.reset();
+  // Appends still in flight (a store slower than the drain) are answered now, while the
+  // projector their callbacks reach is still there.
+  if (events_) events_->StopAppends();
   projector_.reset();  // joins a running rebuild, which may still notify the hub
 }
 

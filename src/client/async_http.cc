@@ -68,6 +68,7 @@ struct AsyncHttp::Loop {
   Options options;
   int ep = -1;
   int wake = -1;
+  std::mutex stop_mu;  // serialises Stop
   std::thread thread;
 
   std::mutex mu;
@@ -119,6 +120,14 @@ AsyncHttp::AsyncHttp(Options options) : loop_(std::make_unique<Loop>()) {
 }
 
 AsyncHttp::~AsyncHttp() {
+  Stop();
+  ::close(loop_->ep);
+  ::close(loop_->wake);
+}
+
+void AsyncHttp::Stop() {
+  std::lock_guard stop_lock(loop_->stop_mu);
+  if (!loop_->thread.joinable()) return;
   {
     std::lock_guard lock(loop_->mu);
     loop_->stopping = true;
@@ -126,8 +135,6 @@ AsyncHttp::~AsyncHttp() {
   uint64_t one = 1;
   (void)!::write(loop_->wake, &one, sizeof one);
   loop_->thread.join();
-  ::close(loop_->ep);
-  ::close(loop_->wake);
 }
 
 void AsyncHttp::Submit(std::string request, Callback done) {

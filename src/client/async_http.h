@@ -10,9 +10,9 @@
 // connections that the server closes are dropped as soon as the close arrives.
 //
 // Callbacks run on the I/O thread, one at a time, exactly once each: they must be quick (no
-// blocking, no waiting for another callback). They may call Submit. The destructor fails
-// what is queued or in flight with kUnavailable (callbacks run before it returns); a Submit
-// after that calls `done` on the calling thread.
+// blocking, no waiting for another callback). They may call Submit. Stop (and the
+// destructor) fails what is queued or in flight with kUnavailable (callbacks run before it
+// returns); a Submit after that calls `done` on the calling thread.
 //
 // Thread-safety: Submit from any thread.
 #pragma once
@@ -48,6 +48,8 @@ class AsyncHttp {
 
   // `request`: the whole request as sent (head and body); keep-alive is assumed.
   void Submit(std::string request, Callback done);
+  // Stops the I/O thread (see above). Idempotent; not from a callback.
+  void Stop();
 
   struct Loop;
 

@@ -465,6 +465,30 @@ TEST_F(RemoteConnectionTest, DestroyingTheClientAnswersEveryAppendInFlightOnce) 
   }
 }
 
+TEST_F(RemoteConnectionTest, StopAppendsAnswersTheAppendsInFlightAndLaterOnesAtOnce) {
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(Stopped(server_->pid()));
+  AsyncAnswers answers(100);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    client_->AppendAsync("y-" + std::to_string(i), kNoStream, {Ev("E", "{}")}, answers.For(i));
+  }
+  client_->StopAppends();
+  ASSERT_TRUE(answers.Wait(0ms));  // all answered before StopAppends returned
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers.Calls(i), 1) << i;
+    EXPECT_TRUE(answers.Get(i).status().Is(Code::kUnavailable)) << answers.Get(i).status().ToString();
+  }
+  client_->StopAppends();  // again: nothing to do
+  AsyncAnswers later(1);
+  client_->AppendAsync("z", kNoStream, {Ev("E", "{}")}, later.For(0));
+  EXPECT_EQ(later.Calls(0), 1);  // on this thread, at once
+  EXPECT_TRUE(later.Get(0).status().Is(Code::kUnavailable));
+  ASSERT_EQ(::kill(server_->pid(), SIGCONT), 0);
+  auto r = client_->Append("z", kNoStream, {Ev("E", "{}")});  // the blocking calls still work
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->first_number, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Clients, ClientTest, ::testing::Values("in_process", "remote"),
                          [](const auto& info) { return info.param; });
 

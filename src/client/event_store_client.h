@@ -107,6 +107,12 @@ class EventStoreClient {
                            std::vector<ProposedEvent> events, AppendCallback done) {
     done(Append(stream, expected_version, std::move(events)));
   }
+  // For shutdown, before what AppendAsync callbacks use goes away: fails the appends in
+  // flight (their callbacks run before this returns; the store may still have written them)
+  // and answers every later AppendAsync with kUnavailable at once. Other calls still work.
+  // The default does nothing (its AppendAsync answers before it returns; the in-process
+  // engine answers within its group commit).
+  virtual void StopAppends() {}
 
   // Reads up to max_count events forward from `from` (inclusive). Errors: kStreamNotFound
   // (missing or soft-deleted), kStreamDeleted, kUnavailable.

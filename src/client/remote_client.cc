@@ -508,6 +508,8 @@ Result<AppendResult> AppendOutcome(const http::response<http::string_body>& res,
 
 }  // namespace
 
+void RemoteClient::StopAppends() { impl_->Async().Stop(); }
+
 Result<AppendResult> RemoteClient::Append(std::string_view stream, int64_t expected_version,
                                           std::vector<ProposedEvent> events) {
   if (events.empty()) return Status::InvalidArgument("empty append");

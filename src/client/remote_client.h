@@ -53,6 +53,7 @@ class RemoteClient final : public EventStoreClient {
                               std::vector<ProposedEvent> events) override;
   void AppendAsync(std::string_view stream, int64_t expected_version,
                    std::vector<ProposedEvent> events, AppendCallback done) override;
+  void StopAppends() override;
   Result<StreamPage> ReadStreamForward(std::string_view stream, int64_t from,
                                        size_t max_count) override;
   Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
