@@ -47,6 +47,8 @@ void LogAccess(const AccessRecord& r) {
                r.request_id, r.method, RedactTarget(r.path), r.status, ms, r.remote);
 }
 
+bool AccessLogOn() { return spdlog::default_logger_raw()->should_log(spdlog::level::info); }
+
 std::string AddLogFile(const std::string& path) {
   try {
     std::filesystem::path p(path);

@@ -23,6 +23,9 @@ struct AccessRecord {
 };
 
 void LogAccess(const AccessRecord& record);
+// Whether LogAccess writes a line now (the log level lets info lines through): when not,
+// the server does not gather what the line would say.
+bool AccessLogOn();
 
 // Sets the default logger's level ("trace" … "off") and a pattern with UTC ISO-8601 time
 // and the level: `2026-01-02T03:04:05.678901Z level=info msg`. false for an unknown level.

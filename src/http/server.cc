@@ -41,17 +41,22 @@ Server::Core::Core(ServerOptions o, const Router& r) : options(std::move(o)), ro
   }
 }
 
-void Server::Core::CountRouteRequest(const std::string& method, const std::string& route,
-                                     unsigned status, double seconds) {
+Server::Core::RouteMetrics Server::Core::CountRouteRequest(const std::string& method,
+                                                         const std::string& route,
+                                                         unsigned status, double seconds) {
   Registry* m = options.metrics;
-  if (!m) return;
-  m->GetCounter("http_requests_total", "HTTP requests answered, by method, route and status",
-                {{"method", method}, {"route", route}, {"code", std::to_string(status)}})
-      .Inc();
-  m->GetHistogram("http_request_duration_seconds",
-                  "Time from a request's last byte to its response, by method and route",
-                  LatencyBuckets(), {{"method", method}, {"route", route}})
-      .Observe(seconds);
+  if (!m) return {};
+  RouteMetrics r;
+  r.requests = &m->GetCounter(
+      "http_requests_total", "HTTP requests answered, by method, route and status",
+      {{"method", method}, {"route", route}, {"code", std::to_string(status)}});
+  r.seconds = &m->GetHistogram(
+      "http_request_duration_seconds",
+      "Time from a request's last byte to its response, by method and route", LatencyBuckets(),
+      {{"method", method}, {"route", route}});
+  r.requests->Inc();
+  r.seconds->Observe(seconds);
+  return r;
 }
 
 Counter* Server::Core::RequestCounter(unsigned status) {
@@ -85,6 +90,26 @@ void Server::Core::Remove(Connection* c) {
   if (connections.empty()) drained.notify_all();
 }
 
+void Server::Core::RunOnIo(std::function<void()> fn) {
+  bool first;
+  {
+    std::lock_guard lock(queued_mu);
+    first = queued.empty();
+    queued.push_back(std::move(fn));
+  }
+  // The io_context is a member of this Core: a handler in it cannot outlive it.
+  if (first) net::post(io, [this] { RunQueued(); });
+}
+
+void Server::Core::RunQueued() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(queued_mu);
+    batch.swap(queued);
+  }
+  for (auto& fn : batch) fn();
+}
+
 size_t Server::Core::Count() const {
   std::lock_guard lock(mu);
   return connections.size();
@@ -95,6 +120,25 @@ size_t Server::Core::Count() const {
 namespace {
 
 constexpr size_t kReadBufferBytes = 4096;
+
+// A completion handler that Asio treats as a continuation of the handler running now: when
+// the operation completes at once (a response sent in one go), the completion is queued on
+// the current I/O thread instead of on the shared queue, where it would wake the other I/O
+// thread just to start the connection's next read. Writes queued together (RunQueued)
+// then stay on one thread.
+template <typename Handler>
+struct Continuation {
+  Handler handler;
+  template <typename... Args>
+  void operator()(Args&&... args) {
+    handler(std::forward<Args>(args)...);
+  }
+  friend bool asio_handler_is_continuation(Continuation*) { return true; }
+};
+template <typename Handler>
+Continuation<std::decay_t<Handler>> AsContinuation(Handler&& h) {
+  return {std::forward<Handler>(h)};
+}
 
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
@@ -243,6 +287,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     method_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "-";
     path_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().target()) : "-";
     route_ = "(none)";
+    route_ptr_ = nullptr;
+    log_ = core_->options.access_log && AccessLogOn();
     version_ = 11;
     keep_alive_ = false;
     head_ = false;
@@ -276,7 +322,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     Request req = parser_->release();
     auto rid = req["X-Request-Id"];
     request_id_ = NewRequestId(std::string_view(rid.data(), rid.size()));
-    if (core_->options.access_log || core_->options.route_metrics) {  // their only readers
+    log_ = core_->options.access_log && AccessLogOn();
+    if (log_ || core_->options.route_metrics) {  // their only readers
       method_.assign(req.method_string().data(), req.method_string().size());
       path_.assign(req.target().data(), req.target().size());
     }
@@ -293,7 +340,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     ex.executor = stream_.get_executor();
     if (core_->options.route_metrics && core_->options.metrics) {
       auto m = core_->router.Find(ex.request.method(), ex.path);
-      route_ = m.route ? m.route->name : std::string("(unmatched)");
+      if (m.route != route_ptr_ || route_ptr_ == nullptr) {
+        route_ = m.route ? m.route->name : std::string("(unmatched)");
+      }
+      route_ptr_ = m.route;
     }
 
     if (boost::beast::websocket::is_upgrade(ex.request)) {
@@ -306,12 +356,18 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
     std::weak_ptr<HttpSession> weak = shared_from_this();
     Reply reply([weak](Response res) {
-      if (auto self = weak.lock()) {
-        // Inline when already on the connection's strand (handlers run on the I/O
-        // thread, completions posted to Exchange::executor); else queued to it.
+      auto self = weak.lock();
+      if (!self) return;
+      auto write = [self, res = std::move(res)]() mutable {
+        // On an I/O thread: inline when the connection's strand is free or already ours
+        // (handlers run there, completions posted to Exchange::executor); else queued to it.
         net::dispatch(self->stream_.get_executor(),
                       [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
-      }
+      };
+      if (self->core_->io.get_executor().running_in_this_thread()) return write();
+      // Another thread (a worker, a store's writer): batched with the others (RunOnIo).
+      Server::Core* core = self->core_.get();
+      core->RunOnIo(std::move(write));
     });
     core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
   }
@@ -329,7 +385,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       keep_alive_ = false;
       return Write(std::move(*refusal));
     }
-    if (core_->options.access_log) {
+    if (log_) {
       LogAccess({request_id_, method_, path_, 101, std::chrono::steady_clock::now() - started_, remote_});
     }
     CountRequest(101, std::chrono::steady_clock::now() - started_);
@@ -342,7 +398,22 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   void CountRequest(unsigned status, std::chrono::steady_clock::duration elapsed) {
     double seconds = std::chrono::duration<double>(elapsed).count();
-    if (core_->options.route_metrics) return core_->CountRouteRequest(method_, route_, status, seconds);
+    if (core_->options.route_metrics) {
+      // A keep-alive connection mostly repeats one route and status: the metrics of the
+      // last request are kept, so the registry (labels, lookups under its lock) is asked
+      // only when they change.
+      if (route_ptr_ && route_ptr_ == counted_route_ && status == counted_status_ &&
+          method_ == counted_method_ && counted_.requests) {
+        counted_.requests->Inc();
+        counted_.seconds->Observe(seconds);
+        return;
+      }
+      counted_ = core_->CountRouteRequest(method_, route_, status, seconds);
+      counted_route_ = route_ptr_;
+      counted_status_ = status;
+      counted_method_ = method_;
+      return;
+    }
     if (core_->request_seconds) core_->request_seconds->Observe(seconds);
     if (Counter* c = core_->RequestCounter(status)) c->Inc();
   }
@@ -368,7 +439,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     unsigned status = res.result_int();
     auto elapsed = std::chrono::steady_clock::now() - started_;
     CountRequest(status, elapsed);
-    if (core_->options.access_log) {
+    if (log_) {
       LogAccess({request_id_, method_, path_, status, elapsed, remote_});
     }
     Arm(core_->options.write_timeout);
@@ -390,7 +461,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     // The same bytes Beast's serializer writes (status line, the fields in order, the
     // body), in one buffer kept by the session: one send, no serializer state.
     Serialize(res, out_);
-    net::async_write(stream_.socket(), net::buffer(out_), std::move(done));
+    net::async_write(stream_.socket(), net::buffer(out_), AsContinuation(std::move(done)));
   }
 
   void Serialize(const Response& res, std::string& out) const {
@@ -472,6 +543,13 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // The request being answered, for the response and the access log.
   std::string request_id_, method_, path_;
   std::string route_ = "(none)";  // for route_metrics
+  bool log_ = false;              // this request gets an access log line
+  const Route* route_ptr_ = nullptr;  // the matched route (null: none or unmatched)
+  // The metrics the last request was counted in, and what they were for.
+  Server::Core::RouteMetrics counted_;
+  const Route* counted_route_ = nullptr;
+  unsigned counted_status_ = 0;
+  std::string counted_method_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool head_ = false;

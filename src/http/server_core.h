@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,9 +48,14 @@ struct Server::Core {
   Histogram* request_seconds = nullptr;  // null with route_metrics (labelled per route)
   Gauge* websockets_active = nullptr;
   Counter* RequestCounter(unsigned status);
-  // With route_metrics: counts one answered request and its duration under its route.
-  void CountRouteRequest(const std::string& method, const std::string& route, unsigned status,
-                         double seconds);
+  // With route_metrics: counts one answered request and its duration under its route, and
+  // returns where (a session counts its next request of the same kind there directly).
+  struct RouteMetrics {
+    Counter* requests = nullptr;
+    Histogram* seconds = nullptr;
+  };
+  RouteMetrics CountRouteRequest(const std::string& method, const std::string& route,
+                                 unsigned status, double seconds);
   std::array<std::atomic<Counter*>, 600> request_counters{};
 
   void Add(const std::shared_ptr<Connection>& c);
@@ -63,6 +69,15 @@ struct Server::Core {
 
   // options.headers as written on the wire ("Name: value\r\n" each).
   std::string headers_block;
+
+  // Responses handed over by threads outside the I/O threads (workers, the event store's
+  // writer, a projector): queued here and written by one posted handler, so that a burst
+  // of them (a group commit's appends, a batch's waiting writers) wakes an I/O thread
+  // once instead of once each. Each runs on its connection's strand (RunOnIo).
+  void RunOnIo(std::function<void()> fn);
+  void RunQueued();
+  std::mutex queued_mu;
+  std::vector<std::function<void()>> queued;  // guarded by queued_mu
 
   std::atomic<uint64_t> next_request{0};
   std::string request_id_prefix;  // random per process, so ids differ across restarts

@@ -30,6 +30,11 @@ struct Fixture {
   std::vector<std::shared_ptr<WebSocket>> sockets;
   std::mutex sockets_mu;
   Registry metrics;
+  // /burst: replies held until `burst_size` requests wait, then answered together by a
+  // thread of their own (as a group commit or a projector batch releases many at once).
+  std::mutex burst_mu;
+  size_t burst_size = 1;
+  std::vector<std::pair<std::string, Reply>> burst;
 
   Router MakeRouter() {
     return Router({
@@ -66,6 +71,18 @@ struct Fixture {
            std::thread([this, reply] {
              slow_released.wait();
              reply(MakeResponse(HttpStatus::ok, "slow done"));
+           }).detach();
+         })},
+        {Verb::get, "/burst", AsyncHandler([this](Exchange ex, Reply reply) {
+           std::vector<std::pair<std::string, Reply>> ready;
+           {
+             std::lock_guard lock(burst_mu);
+             burst.emplace_back(ex.Query("n").value_or(""), std::move(reply));
+             if (burst.size() < burst_size) return;
+             ready.swap(burst);
+           }
+           std::thread([ready = std::move(ready)] {
+             for (const auto& [n, r] : ready) r(MakeResponse(HttpStatus::ok, "burst " + n));
            }).detach();
          })},
         {Verb::get, "/blocking", Handler([this](const Exchange&) {
@@ -304,6 +321,29 @@ TEST_F(ServerTest, AsyncHandlersAnswerLaterWithoutBlockingOthers) {
   EXPECT_EQ(slow.get(), "slow done");
 }
 
+TEST_F(ServerTest, RepliesFromAnotherThreadInBurstsReachTheirOwnConnections) {
+  // Replies made outside the I/O threads are queued and written together: each must still
+  // reach the connection that asked, in order on that connection, round after round.
+  f_.burst_size = 8;
+  StartServer();
+  std::vector<std::future<std::string>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::async(std::launch::async, [this, i] {
+      TestClient c(port_);
+      std::string problems;
+      for (int round = 0; round < 25; ++round) {
+        std::string n = std::to_string(i) + "-" + std::to_string(round);
+        auto r = c.Do(Verb::get, "/burst?n=" + n);
+        if (r.result_int() != 200 || r.body() != "burst " + n) {
+          problems += n + ": " + std::to_string(r.result_int()) + " " + r.body() + "\n";
+        }
+      }
+      return problems;
+    }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get(), "");
+}
+
 TEST_F(ServerTest, BlockingHandlersRunOnThePoolAndAFullQueueIs503) {
   ServerOptions o;
   o.worker_threads = 1;
@@ -500,6 +540,36 @@ TEST_F(ServerTest, RouteMetricsLabelRequestsByMethodRouteAndStatus) {
   EXPECT_NE(text.find("http_request_duration_seconds_bucket{method=\"POST\",route=\"/echo\",le=\"+Inf\"} 1"),
             std::string::npos) << text;
   EXPECT_EQ(text.find("http_requests_total{code="), std::string::npos) << text;
+}
+
+TEST_F(ServerTest, RouteMetricsStayRightWhenAConnectionChangesRouteOrStatus) {
+  // A connection counts a request of the same route and status as its last one directly;
+  // any change of route, method or status must still land under its own labels.
+  ServerOptions o;
+  o.route_metrics = true;
+  StartServer(o);
+  TestClient c(port_);
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::post, "/echo", "x");
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::get, "/missing");
+  c.Do(Verb::get, "/hello");
+  c.Do(Verb::post, "/hello");  // 405 on a known path
+  c.Do(Verb::get, "/hello");
+  TestClient other(port_);
+  other.Do(Verb::get, "/hello");
+  std::string text = f_.metrics.Render();
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"/hello\",code=\"200\"} 6"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_request_duration_seconds_count{method=\"GET\",route=\"/hello\"} 6"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_requests_total{method=\"POST\",route=\"/echo\",code=\"200\"} 1"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"(unmatched)\",code=\"404\"} 1"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("http_requests_total{method=\"POST\",route=\"(unmatched)\",code=\"405\"} 1"),
+            std::string::npos) << text;
 }
 
 TEST_F(ServerTest, WebSocketGaugeCountsOpenSockets) {
