@@ -1159,6 +1159,11 @@ class SqliteStore final : public ReadModelStore {
 }  // namespace
 
 Result<std::unique_ptr<ReadModelStore>> OpenSqliteStore(const std::string& path) {
+  // Before SQLite's first use in the process: no memory statistics, which cost a global
+  // mutex per allocation and free (shared by the rebuild's two writer threads and the
+  // readers); nothing here reads them.
+  static std::once_flag configured;
+  std::call_once(configured, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
