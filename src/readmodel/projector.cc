@@ -526,7 +526,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
     next.position = item.next.ToString();
     next.events_applied = item.seq_after;
     auto t0 = Clock::now();
-    write_status = store_.ApplyBulkTaking(item.batch, next);
+    write_status = store_.ApplyBulk(item.batch, next);
     prog.phases.write += seconds_since(t0);
     {
       std::lock_guard lock(qmu);

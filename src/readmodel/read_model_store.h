@@ -123,11 +123,6 @@ class ReadModelStore {
   // staged repeats folded in with the newest version winning, balances, secondary indexes).
   // Afterwards Apply(kRebuild, ...) upserts as usual (the catch-up before the swap).
   virtual Status ApplyBulk(const Batch& batch, const ProjectionState& state) = 0;
-  // The same, but the store may move out of `batch` what it goes on writing after returning
-  // (SQLite writes the row tables on a thread of its own); what is left stays the caller's.
-  virtual Status ApplyBulkTaking(Batch& batch, const ProjectionState& state) {
-    return ApplyBulk(batch, state);
-  }
   virtual Status FinishBulk() = 0;
   // How many rows the bulk phase may hold folded in memory across batches before it hands
   // them to ApplyBulk, in key order (BatchBuilder::TakeRows); the batches between carry only

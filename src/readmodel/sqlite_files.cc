@@ -140,7 +140,7 @@ void RemoveOtherGenerations(const std::string& path, const std::string& keep) {
     if (end == prefix.size()) continue;
     std::string rest = name.substr(end);
     if (!rest.empty() && rest != "-wal" && rest != "-shm" && rest != "-journal" &&
-        rest != ".building" && rest != ".rows") {
+        rest != ".building") {
       continue;
     }
     if (name.substr(0, end) == keep_name) continue;

@@ -76,8 +76,7 @@ void StartWriteBack(const std::string& file);
 void RemoveDatabase(const std::string& file);
 
 // Unlinks every "<name>.g<N>" database in <path>'s folder except `keep` (a live file, or a
-// file being built), with its ".building" lock file and ".rows" scratch file (a rebuild's
-// row tables before they are merged): generations left behind by a crash.
+// file being built): generations left behind by a crash.
 void RemoveOtherGenerations(const std::string& path, const std::string& keep);
 
 }  // namespace dt::readmodel::sqlite_files

@@ -4,7 +4,6 @@
 // killed with SIGKILL leaving the live model intact for the next rebuild.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +100,6 @@ TEST_F(SqliteGenerationTest, RebuildWritesANewFileAndRemovesTheOldOne) {
   EXPECT_EQ(CountContacts(*store_), 7u);
   for (const auto& f : Files(dir_)) {
     EXPECT_EQ(f.find("rm.db.g1"), std::string::npos) << f << " of generation 1 is still there";
-    EXPECT_EQ(f.find(".rows"), std::string::npos) << f << ": the row writer's file is left";
   }
   auto st = store_->LoadState(Target::kLive);
   ASSERT_TRUE(st.ok());
@@ -236,52 +234,10 @@ TEST_F(SqliteGenerationTest, KilledRebuildLeavesTheLiveModelAndTheNextRebuildWor
   }
 }
 
-// The bulk phase's row tables are written by a thread of their own into a file of their own
-// (merged into the generation's file by FinishBulk). When that thread fails (here: its file
-// may not grow past 1 MiB, as on a full disk), the rebuild fails, its files are removed, the
-// live model stays as it was, and the next rebuild works.
-TEST_F(SqliteGenerationTest, AFailingRowWriterFailsTheRebuildAndLeavesTheLiveModel) {
-  auto before = store_->Dump();
-  ASSERT_TRUE(before.ok());
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {  // a process of its own: the file size limit is per process
-    auto s = OpenReadModelStore("sqlite:" + path_);
-    if (!s.ok() || !(*s)->BeginRebuild().ok()) _exit(10);
-    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
-    struct rlimit limit {1 << 20, 1 << 20};
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
-    ProjectionState st{"p-full", 0, 1, ""};
-    Batch big = Contacts(0, 400, "full");  // ~8 MiB of rows, no events
-    for (auto& c : big.contacts) c.notes = std::string(20000, 'n');
-    Status s1 = (*s)->ApplyBulk(big, st);
-    Status s2 = s1.ok() ? (*s)->FinishBulk() : s1;
-    if (s2.ok()) _exit(12);  // the rows cannot all have been written
-    if ((*s)->RebuildInProgress()) _exit(13);
-    if ((*s)->FinishRebuild().ok()) _exit(14);
-    if (CountContacts(**s) != 3) _exit(15);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  ASSERT_EQ(WEXITSTATUS(status), 0);
-  auto after = store_->Dump();
-  ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*before, *after);
-  EXPECT_EQ(sqlite_files::LiveFile(path_), path_);
-  for (const auto& f : Files(dir_)) {
-    EXPECT_EQ(f.find("rm.db.g"), std::string::npos) << f << " of the failed rebuild is left";
-  }
-  Rebuild(*store_, 5, "next");
-  EXPECT_EQ(CountContacts(*store_), 5u);
-}
-
 TEST_F(SqliteGenerationTest, GenerationFilesLeftByACrashAreRemovedByTheNextRebuild) {
   // As if a process died after the switch but before removing the old file, and another
   // one died while building.
-  for (const char* f :
-       {"rm.db.g7", "rm.db.g7-wal", "rm.db.g9", "rm.db.g9.building", "rm.db.g9.rows"}) {
+  for (const char* f : {"rm.db.g7", "rm.db.g7-wal", "rm.db.g9", "rm.db.g9.building"}) {
     std::FILE* out = std::fopen((dir_ + "/" + f).c_str(), "w");
     ASSERT_TRUE(out);
     std::fclose(out);
@@ -292,7 +248,6 @@ TEST_F(SqliteGenerationTest, GenerationFilesLeftByACrashAreRemovedByTheNextRebui
   EXPECT_FALSE(files.count("rm.db.g7-wal"));
   EXPECT_FALSE(files.count("rm.db.g9"));
   EXPECT_FALSE(files.count("rm.db.g9.building"));
-  EXPECT_FALSE(files.count("rm.db.g9.rows"));
   EXPECT_EQ(CountContacts(*store_), 2u);
 }
 

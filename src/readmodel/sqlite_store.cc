@@ -5,11 +5,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "client/time_util.h"
@@ -275,222 +272,6 @@ EventRow ReadEvent(sqlite3_stmt* s) {
   return e;
 }
 
-// The row tables' part of a batch (all but the events), upserted.
-Status WriteRows(Conn& conn, const Batch& b) {
-  static const std::string kContactSql = sql::Render(kUpsertContact, "", 0);
-  static const std::string kTransactionSql = sql::Render(kUpsertTransaction, "", 0);
-  static const std::string kSettingSql = sql::Render(kUpsertSetting, "", 0);
-  static const std::string kBalanceSql = sql::Render(kAddBalance, "", 0);
-  if (!b.contacts.empty()) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kContactSql));
-    for (const auto& c : b.contacts) {
-      sqlite3_reset(s);
-      BindText(s, 1, c.id);
-      BindText(s, 2, c.user_id);
-      BindText(s, 3, c.name);
-      BindOpt(s, 4, c.username);
-      BindOpt(s, 5, c.phone);
-      BindOpt(s, 6, c.email);
-      BindOpt(s, 7, c.notes);
-      BindText(s, 8, c.created_at);
-      BindText(s, 9, c.updated_at);
-      sqlite3_bind_int64(s, 10, c.version);
-      sqlite3_bind_int(s, 11, c.is_deleted ? 1 : 0);
-      if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert contact");
-    }
-  }
-  if (!b.transactions.empty()) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s,
-                        conn.Prepare(kTransactionSql));
-    for (const auto& t : b.transactions) {
-      sqlite3_reset(s);
-      BindText(s, 1, t.id);
-      BindText(s, 2, t.user_id);
-      BindText(s, 3, t.contact_id);
-      BindText(s, 4, t.type);
-      BindText(s, 5, t.direction);
-      sqlite3_bind_int64(s, 6, t.amount);
-      BindText(s, 7, t.currency);
-      BindOpt(s, 8, t.description);
-      BindText(s, 9, t.transaction_date);
-      BindOpt(s, 10, t.due_date);
-      BindText(s, 11, t.created_at);
-      BindText(s, 12, t.updated_at);
-      sqlite3_bind_int64(s, 13, t.version);
-      sqlite3_bind_int(s, 14, t.is_deleted ? 1 : 0);
-      if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert transaction");
-    }
-  }
-  if (!b.settings.empty()) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kSettingSql));
-    for (const auto& r : b.settings) {
-      sqlite3_reset(s);
-      BindText(s, 1, r.user_id);
-      BindText(s, 2, r.key);
-      BindText(s, 3, r.value);
-      sqlite3_bind_int64(s, 4, r.version);
-      if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert setting");
-    }
-  }
-  if (!b.balances.empty()) {
-    DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kBalanceSql));
-    for (const auto& d : b.balances) {
-      sqlite3_reset(s);
-      BindText(s, 1, d.user_id);
-      BindText(s, 2, d.contact_id);
-      BindText(s, 3, d.currency);
-      sqlite3_bind_int64(s, 4, d.delta);
-      if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("add balance");
-    }
-  }
-  return Status::Ok();
-}
-
-// The secondary indexes (sql::kCreateIndexes), in one transaction.
-Status CreateIndexes(Conn& c) {
-  DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
-  for (const char* q : sql::kCreateIndexes) {
-    Status s = c.Exec(sql::Render(q, "", 0));
-    if (!s.ok()) {
-      (void)c.Exec("ROLLBACK");
-      return s;
-    }
-  }
-  return c.Exec("COMMIT");
-}
-
-// A rebuild's row tables (contacts, transactions, settings, balances) written into a file of
-// their own by a thread of its own, while the rebuild's own connection writes the events
-// into the new generation's file: two SQLite writers, two cores. Finish() commits and builds
-// the file's secondary indexes (beside the events' index, built at the same time); the rows
-// are then copied into the generation's file by SQLite's transfer optimisation (raw records,
-// page by page in key order; MergeRowsLocked). The file is scratch: no journal, never synced,
-// removed after the copy or when the rebuild is dropped.
-class RowWriter {
- public:
-  // Batches queued at most (each one a fold of up to BulkFoldRows rows).
-  static constexpr size_t kMaxQueued = 2;
-
-  // Creates the file with every table (the events table stays empty) and starts the thread.
-  static Result<std::unique_ptr<RowWriter>> Start(const std::string& file, int64_t generation) {
-    sqlite_files::RemoveDatabase(file);
-    DT_ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, Conn::Open(file, Conn::Kind::kBulk));
-    DT_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-    for (const char* q : sql::kCreateTables) {
-      DT_RETURN_IF_ERROR(conn->Exec(sql::Render(q, "", generation, kIntKey)));
-    }
-    DT_RETURN_IF_ERROR(conn->Exec("COMMIT"));
-    auto w = std::unique_ptr<RowWriter>(new RowWriter(std::move(conn)));
-    w->thread_ = std::thread([p = w.get()] { p->Run(); });
-    return w;
-  }
-
-  // Stops the thread (what is queued is dropped; a statement running is interrupted) and
-  // closes the connection. The file stays.
-  ~RowWriter() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-      if (conn_) sqlite3_interrupt(conn_->db());
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-
-  // Queues rows to write (waits while kMaxQueued are queued). Fails with the thread's error
-  // once it has failed.
-  Status Push(Batch rows) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || done_; });
-    if (done_) return status_.ok() ? Status::Internal("row writer already finished") : status_;
-    if (rows.contacts.empty() && rows.transactions.empty() && rows.settings.empty() &&
-        rows.balances.empty()) {
-      return Status::Ok();
-    }
-    queue_.push_back(std::move(rows));
-    wrote_ = true;
-    cv_.notify_all();
-    return Status::Ok();
-  }
-
-  // After what is queued: commit, then the secondary indexes; the connection is closed (its
-  // exclusive lock released) when Wait() returns.
-  void StartFinish() {
-    std::lock_guard lock(mu_);
-    finish_ = true;
-    cv_.notify_all();
-  }
-  Status Wait() {
-    StartFinish();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return done_; });
-    return status_;
-  }
-  // Whether any rows were queued.
-  bool wrote() {
-    std::lock_guard lock(mu_);
-    return wrote_;
-  }
-
- private:
-  explicit RowWriter(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
-
-  void Run() {
-    Status s;
-    bool txn = false;
-    for (;;) {
-      Batch rows;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || finish_ || !queue_.empty(); });
-        if (stop_) break;
-        if (queue_.empty()) break;  // finishing, and everything is written
-        rows = std::move(queue_.front());
-        queue_.pop_front();
-        cv_.notify_all();
-      }
-      if (!txn) {
-        s = conn_->Exec("BEGIN");
-        txn = s.ok();
-      }
-      if (s.ok()) s = WriteRows(*conn_, rows);
-      if (!s.ok()) break;
-    }
-    bool stopped;
-    {
-      std::lock_guard lock(mu_);
-      stopped = stop_;
-    }
-    if (s.ok() && !stopped) {
-      if (txn) s = conn_->Exec("COMMIT");
-      if (s.ok()) s = CreateIndexes(*conn_);
-    }
-    std::unique_ptr<Conn> closing;
-    {
-      std::lock_guard lock(mu_);
-      closing = std::move(conn_);
-    }
-    closing.reset();  // outside the lock: closing writes out the page cache
-    std::lock_guard lock(mu_);
-    if (stopped && s.ok()) s = Status::Internal("row writer stopped");
-    status_ = s;
-    done_ = true;
-    queue_.clear();
-    cv_.notify_all();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unique_ptr<Conn> conn_;  // GUARDED_BY(mu_) for sqlite3_interrupt; used by the thread
-  std::deque<Batch> queue_;     // GUARDED_BY(mu_)
-  bool finish_ = false;         // GUARDED_BY(mu_)
-  bool stop_ = false;           // GUARDED_BY(mu_)
-  bool done_ = false;           // GUARDED_BY(mu_): the thread has ended; status_ is final
-  bool wrote_ = false;          // GUARDED_BY(mu_)
-  Status status_;               // GUARDED_BY(mu_)
-  std::thread thread_;
-};
-
 class SqliteStore final : public ReadModelStore {
  public:
   SqliteStore(std::string path, std::unique_ptr<Conn> writer)
@@ -525,12 +306,6 @@ class SqliteStore final : public ReadModelStore {
   Status Apply(Target target, const Batch& b, const ProjectionState& state) override {
     if (target == Target::kRebuild) {
       std::lock_guard lock(rebuild_mu_);
-      if (!rebuild_) return Status::Internal("rebuild batch without BeginRebuild");
-      // Upserts go where the bulk phase's rows are: into the generation's file, once merged.
-      if (Status m = MergeRowsLocked(); !m.ok()) {
-        DropRebuildLocked();
-        return m;
-      }
       DT_RETURN_IF_ERROR(ApplyBulkLocked(b, state));
       return CommitRebuildLocked();
     }
@@ -577,9 +352,7 @@ class SqliteStore final : public ReadModelStore {
       ProjectionState st;
       st.generation = gen;
       DT_RETURN_IF_ERROR(SaveStateLocked(*rebuild_, st));
-      DT_RETURN_IF_ERROR(rebuild_->Exec("COMMIT"));
-      DT_ASSIGN_OR_RETURN(row_writer_, RowWriter::Start(RowsFile(file), gen));
-      return Status::Ok();
+      return rebuild_->Exec("COMMIT");
     }();
     if (!s.ok()) DropRebuildLocked();
     return s;
@@ -588,36 +361,8 @@ class SqliteStore final : public ReadModelStore {
   // Rows go straight into the new file's tables (upserts: a key's later events may come in a
   // later batch), many batches per transaction; without a journal a commit only hands the
   // pages to the OS.
-  // The rows go to the row writer's thread (copied here; ApplyBulkTaking moves them), the
-  // events into the generation's file on this thread.
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
-    Batch copy;
-    copy.contacts = b.contacts;
-    copy.transactions = b.transactions;
-    copy.settings = b.settings;
-    copy.balances = b.balances;
-    copy.events = b.events;
-    return ApplyBulkTaking(copy, state);
-  }
-  Status ApplyBulkTaking(Batch& b, const ProjectionState& state) override {
     std::lock_guard lock(rebuild_mu_);
-    if (!rebuild_) return Status::Internal("rebuild batch without BeginRebuild");
-    if (row_writer_) {
-      Batch rows;
-      rows.contacts = std::move(b.contacts);
-      rows.transactions = std::move(b.transactions);
-      rows.settings = std::move(b.settings);
-      rows.balances = std::move(b.balances);
-      b.contacts.clear();
-      b.transactions.clear();
-      b.settings.clear();
-      b.balances.clear();
-      Status s = row_writer_->Push(std::move(rows));
-      if (!s.ok()) {
-        DropRebuildLocked();
-        return s;
-      }
-    }
     DT_RETURN_IF_ERROR(ApplyBulkLocked(b, state));
     if (rebuild_rows_ >= kRowsPerBulkCommit) return CommitRebuildLocked();
     return Status::Ok();
@@ -631,15 +376,8 @@ class SqliteStore final : public ReadModelStore {
   Status FinishBulk() override {
     std::lock_guard lock(rebuild_mu_);
     if (!rebuild_) return Status::Internal("FinishBulk without BeginRebuild");
-    // The row writer commits and builds its indexes while this thread builds the events'.
-    if (row_writer_) row_writer_->StartFinish();
-    Status s = CommitRebuildLocked();
-    if (s.ok()) s = CreateIndexes(*rebuild_);
-    if (s.ok()) s = MergeRowsLocked();
-    if (!s.ok()) {
-      DropRebuildLocked();
-      return s;
-    }
+    DT_RETURN_IF_ERROR(CommitRebuildLocked());
+    DT_RETURN_IF_ERROR(CreateIndexesLocked(*rebuild_));
     sqlite_files::StartWriteBack(rebuild_->file());  // the indexes' pages, during the catch-up
     return Status::Ok();
   }
@@ -649,13 +387,9 @@ class SqliteStore final : public ReadModelStore {
   Status FinishRebuild() override {
     std::lock_guard lock(rebuild_mu_);
     if (!rebuild_) return Status::Internal("FinishRebuild without BeginRebuild");
-    if (Status m = MergeRowsLocked(); !m.ok()) {
-      DropRebuildLocked();
-      return m;
-    }
     DT_RETURN_IF_ERROR(CommitRebuildLocked());
     // A rebuild that skipped the bulk phase still ends with its indexes.
-    DT_RETURN_IF_ERROR(CreateIndexes(*rebuild_));
+    DT_RETURN_IF_ERROR(CreateIndexesLocked(*rebuild_));
     const std::string file = rebuild_->file();
     rebuild_.reset();  // writes out what is cached and drops the exclusive lock
     // Reopened as the live writer: WAL mode (so readers read while it writes), then synced
@@ -934,6 +668,18 @@ class SqliteStore final : public ReadModelStore {
     return writer_.get();
   }
 
+  static Status CreateIndexesLocked(Conn& c) {
+    DT_RETURN_IF_ERROR(c.Exec("BEGIN"));
+    for (const char* q : sql::kCreateIndexes) {
+      Status s = c.Exec(sql::Render(q, "", 0));
+      if (!s.ok()) {
+        (void)c.Exec("ROLLBACK");
+        return s;
+      }
+    }
+    return c.Exec("COMMIT");
+  }
+
   Status ApplyBulkLocked(const Batch& b, const ProjectionState& state) {
     if (!rebuild_) return Status::Internal("rebuild batch without BeginRebuild");
     if (!rebuild_txn_) {
@@ -947,48 +693,6 @@ class SqliteStore final : public ReadModelStore {
     }
     rebuild_rows_ += b.events.size() + b.contacts.size() + b.transactions.size();
     return Status::Ok();
-  }
-
-  static std::string RowsFile(const std::string& generation_file) {
-    return generation_file + ".rows";
-  }
-
-  // The row writer's tables copied into the generation's file, once it has finished (commit,
-  // indexes). The generation's row tables are empty and have the same indexes as the row
-  // writer's (created here first when missing), so `INSERT INTO t SELECT * FROM rows.t` is
-  // SQLite's transfer optimisation: each table's and index's records copied as they are, in
-  // key order, without decoding or sorting. Then the row file goes. No-op without a writer.
-  Status MergeRowsLocked() {
-    if (!row_writer_) return Status::Ok();
-    Status s = row_writer_->Wait();
-    const bool wrote = row_writer_->wrote();
-    row_writer_.reset();
-    const std::string rows_file = RowsFile(rebuild_file_);
-    if (s.ok() && wrote) {
-      s = [&]() -> Status {
-        DT_RETURN_IF_ERROR(CommitRebuildLocked());
-        DT_RETURN_IF_ERROR(CreateIndexes(*rebuild_));
-        DT_ASSIGN_OR_RETURN(sqlite3_stmt * attach, rebuild_->Prepare("ATTACH ?1 AS rows"));
-        BindText(attach, 1, rows_file);
-        if (sqlite3_step(attach) != SQLITE_DONE) return rebuild_->Err("attach rows");
-        sqlite3_reset(attach);
-        rebuild_->Forget();  // statements prepared before the attach
-        Status copy = [&]() -> Status {
-          DT_RETURN_IF_ERROR(rebuild_->Exec("BEGIN"));
-          for (const char* t : sql::kStagedTables) {
-            DT_RETURN_IF_ERROR(rebuild_->Exec(std::string("INSERT INTO main.") + t +
-                                              " SELECT * FROM rows." + t));
-          }
-          return rebuild_->Exec("COMMIT");
-        }();
-        if (!copy.ok()) (void)rebuild_->Exec("ROLLBACK");
-        Status detach = rebuild_->Exec("DETACH rows");
-        rebuild_->Forget();
-        return copy.ok() ? detach : copy;
-      }();
-    }
-    sqlite_files::RemoveDatabase(rows_file);
-    return s;
   }
 
   Status CommitRebuildLocked() {
@@ -1010,11 +714,9 @@ class SqliteStore final : public ReadModelStore {
   // Ends this process's rebuild: its connection closed, its lock released and, unless the
   // file became the live one, the file removed.
   void DropRebuildLocked(bool remove_file = true) {
-    row_writer_.reset();
     rebuild_.reset();
     if (!rebuild_file_.empty()) {
       if (remove_file) sqlite_files::RemoveDatabase(rebuild_file_);
-      sqlite_files::RemoveDatabase(RowsFile(rebuild_file_));
       ::unlink((rebuild_file_ + ".building").c_str());
       rebuild_file_.clear();
     }
@@ -1058,8 +760,62 @@ class SqliteStore final : public ReadModelStore {
   }
 
   static Status ApplyLocked(Conn& conn, const Batch& b, const ProjectionState& state) {
+    static const std::string kContactSql = sql::Render(kUpsertContact, "", 0);
+    static const std::string kTransactionSql = sql::Render(kUpsertTransaction, "", 0);
+    static const std::string kSettingSql = sql::Render(kUpsertSetting, "", 0);
     static const std::string kEventSql = sql::Render(kInsertEvent, "", 0);
-    DT_RETURN_IF_ERROR(WriteRows(conn, b));
+    static const std::string kBalanceSql = sql::Render(kAddBalance, "", 0);
+    if (!b.contacts.empty()) {
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kContactSql));
+      for (const auto& c : b.contacts) {
+        sqlite3_reset(s);
+        BindText(s, 1, c.id);
+        BindText(s, 2, c.user_id);
+        BindText(s, 3, c.name);
+        BindOpt(s, 4, c.username);
+        BindOpt(s, 5, c.phone);
+        BindOpt(s, 6, c.email);
+        BindOpt(s, 7, c.notes);
+        BindText(s, 8, c.created_at);
+        BindText(s, 9, c.updated_at);
+        sqlite3_bind_int64(s, 10, c.version);
+        sqlite3_bind_int(s, 11, c.is_deleted ? 1 : 0);
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert contact");
+      }
+    }
+    if (!b.transactions.empty()) {
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          conn.Prepare(kTransactionSql));
+      for (const auto& t : b.transactions) {
+        sqlite3_reset(s);
+        BindText(s, 1, t.id);
+        BindText(s, 2, t.user_id);
+        BindText(s, 3, t.contact_id);
+        BindText(s, 4, t.type);
+        BindText(s, 5, t.direction);
+        sqlite3_bind_int64(s, 6, t.amount);
+        BindText(s, 7, t.currency);
+        BindOpt(s, 8, t.description);
+        BindText(s, 9, t.transaction_date);
+        BindOpt(s, 10, t.due_date);
+        BindText(s, 11, t.created_at);
+        BindText(s, 12, t.updated_at);
+        sqlite3_bind_int64(s, 13, t.version);
+        sqlite3_bind_int(s, 14, t.is_deleted ? 1 : 0);
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert transaction");
+      }
+    }
+    if (!b.settings.empty()) {
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kSettingSql));
+      for (const auto& r : b.settings) {
+        sqlite3_reset(s);
+        BindText(s, 1, r.user_id);
+        BindText(s, 2, r.key);
+        BindText(s, 3, r.value);
+        sqlite3_bind_int64(s, 4, r.version);
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("upsert setting");
+      }
+    }
     if (!b.events.empty()) {
       DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kEventSql));
       for (const auto& e : b.events) {
@@ -1075,6 +831,17 @@ class SqliteStore final : public ReadModelStore {
         BindText(s, 9, e.data);
         BindText(s, 10, e.occurred_at);
         if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("insert event");
+      }
+    }
+    if (!b.balances.empty()) {
+      DT_ASSIGN_OR_RETURN(sqlite3_stmt * s, conn.Prepare(kBalanceSql));
+      for (const auto& d : b.balances) {
+        sqlite3_reset(s);
+        BindText(s, 1, d.user_id);
+        BindText(s, 2, d.contact_id);
+        BindText(s, 3, d.currency);
+        sqlite3_bind_int64(s, 4, d.delta);
+        if (sqlite3_step(s) != SQLITE_DONE) return conn.Err("add balance");
       }
     }
     return SaveStateLocked(conn, state);
@@ -1144,8 +911,6 @@ class SqliteStore final : public ReadModelStore {
   // on while it writes.
   std::mutex rebuild_mu_;
   std::unique_ptr<Conn> rebuild_;  // GUARDED_BY(rebuild_mu_): the generation being built
-  // GUARDED_BY(rebuild_mu_): the bulk phase's row tables, until merged into rebuild_'s file.
-  std::unique_ptr<RowWriter> row_writer_;
   std::string rebuild_file_;       // GUARDED_BY(rebuild_mu_): its file
   bool rebuild_txn_ = false;       // GUARDED_BY(rebuild_mu_): rebuild_ has a transaction open
   size_t rebuild_rows_ = 0;        // GUARDED_BY(rebuild_mu_): rows in that transaction
@@ -1159,11 +924,6 @@ class SqliteStore final : public ReadModelStore {
 }  // namespace
 
 Result<std::unique_ptr<ReadModelStore>> OpenSqliteStore(const std::string& path) {
-  // Before SQLite's first use in the process: no memory statistics, which cost a global
-  // mutex per allocation and free (shared by the rebuild's two writer threads and the
-  // readers); nothing here reads them.
-  static std::once_flag configured;
-  std::call_once(configured, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
