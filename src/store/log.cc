@@ -287,8 +287,14 @@ Status Log::SaveCheckpoint(uint64_t pos, bool sync) {
 
 // ---------------------------------------------------------------- LogReader
 
-LogReader::LogReader(const Log& log, uint64_t from, uint64_t limit, size_t buffer_bytes)
-    : log_(log), pos_(from), limit_(limit), buffer_bytes_(buffer_bytes), buf_pos_(from) {}
+LogReader::LogReader(const Log& log, uint64_t from, uint64_t limit, size_t buffer_bytes,
+                     std::string* buffer)
+    : log_(log),
+      pos_(from),
+      limit_(limit),
+      buffer_bytes_(buffer_bytes),
+      buf_(buffer ? *buffer : own_buf_),
+      buf_pos_(from) {}
 
 LogReader::Step LogReader::Next(RecordView* view) {
   for (;;) {
@@ -319,13 +325,14 @@ LogReader::Step LogReader::Next(RecordView* view) {
       buf_pos_ = pos_;
       buf_len_ = avail;
     }
+    // A buffer handed in may be larger than this reader's; it reads `want` at most.
     size_t want = std::max<size_t>(buffer_bytes_, static_cast<size_t>(needed));
     if (buf_.size() < want) buf_.resize(want);
     size_t before = buf_len_;
-    while (buf_len_ < buf_.size()) {
+    while (buf_len_ < want) {
       const uint64_t at = buf_pos_ + buf_len_;
       if (at >= limit_) break;
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf_.size() - buf_len_, limit_ - at));
+      size_t n = static_cast<size_t>(std::min<uint64_t>(want - buf_len_, limit_ - at));
       size_t got = 0;
       Status s = log_.ReadAt(at, n, buf_.data() + buf_len_, &got);
       if (!s.ok()) {

@@ -104,7 +104,10 @@ class LogReader {
     kTruncated,  // the bytes stop in the middle of a record
     kBad,        // bytes that are not a valid record (why: error())
   };
-  LogReader(const Log& log, uint64_t from, uint64_t limit, size_t buffer_bytes = 1 << 20);
+  // `buffer`: storage to read into instead of the reader's own (kept by a caller that reads
+  // often, so it is not allocated and zeroed each time); its contents do not matter.
+  LogReader(const Log& log, uint64_t from, uint64_t limit, size_t buffer_bytes = 1 << 20,
+            std::string* buffer = nullptr);
 
   Step Next(struct RecordView* view);
   uint64_t position() const { return pos_; }  // of the next record
@@ -118,7 +121,8 @@ class LogReader {
   uint64_t pos_;
   uint64_t limit_;
   size_t buffer_bytes_;
-  std::string buf_;
+  std::string own_buf_;
+  std::string& buf_;
   uint64_t buf_pos_ = 0;   // log position of buf_[0]
   size_t buf_len_ = 0;     // valid bytes in buf_
   std::string error_;

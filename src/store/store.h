@@ -95,6 +95,26 @@ struct AllSlice {
   bool end_of_log = false;            // no more events in this direction (now)
 };
 
+// An event of $all as ScanAll hands it over: views into the engine's read buffer, valid only
+// during the call they are passed to.
+struct RecordedEventView {
+  std::string_view stream;
+  int64_t number = 0;
+  Position position = 0;
+  Uuid id;
+  std::string_view type;
+  std::string_view data;
+  std::string_view metadata;
+  bool is_json = true;
+  int64_t created_us = 0;
+};
+
+// Where a ScanAll stopped.
+struct AllScanEnd {
+  Position next_position = 0;  // where the next page starts
+  bool end_of_log = false;     // no more events (now)
+};
+
 // What the engine knows about a stream, metadata applied.
 struct StreamInfo {
   std::string stream;
@@ -201,6 +221,11 @@ class Store {
   // a next_position) or at least HeadPosition(); another one is kInvalidArgument.
   // A damaged record answers kCorruption naming the segment file and offset.
   virtual Result<AllSlice> ReadAll(Position from, size_t max_count, Direction direction) = 0;
+  // ReadAll(from, max_count, kForward) without copying: each event is passed to `each` as
+  // views into the read buffer (for readers that copy what they need into storage they
+  // reuse, such as a projection rebuild reading millions of events).
+  virtual Result<AllScanEnd> ScanAll(Position from, size_t max_count,
+                                     const std::function<void(const RecordedEventView&)>& each) = 0;
 
   virtual Result<StreamInfo> GetStreamInfo(std::string_view stream) = 0;
   // Metadata of `stream` (from its $$stream). Empty metadata when none was set.

@@ -51,6 +51,8 @@ class StoreImpl final : public Store {
                                  Direction direction) override;
   Result<RecordedEvent> ReadEvent(std::string_view stream, int64_t number) override;
   Result<AllSlice> ReadAll(Position from, size_t max_count, Direction direction) override;
+  Result<AllScanEnd> ScanAll(Position from, size_t max_count,
+                             const std::function<void(const RecordedEventView&)>& each) override;
   Result<StreamInfo> GetStreamInfo(std::string_view stream) override;
   Result<StreamMetadata> GetMetadata(std::string_view stream) override;
   Result<std::vector<StreamInfo>> ListStreams(std::string_view search, size_t offset, size_t limit,
@@ -76,6 +78,9 @@ class StoreImpl final : public Store {
   // Records of $all in [from, limit) (forward), at most max.
   Status ReadAllForward(Position from, Position limit, size_t max, std::vector<RecordedEvent>* out,
                         Position* next);
+  // The same, each record passed to `each` (a view, valid during the call).
+  Status ScanAllForward(Position from, Position limit, size_t max,
+                        const std::function<void(const struct RecordView&)>& each, Position* next);
   // Events of a stream from number `from` on with metadata applied but ignoring soft delete
   // and tombstone (for subscriptions). *next: the number to continue from. *deleted: the
   // stream is tombstoned and every event was returned.

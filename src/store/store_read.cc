@@ -224,14 +224,30 @@ Result<RecordedEvent> StoreImpl::ReadEvent(std::string_view stream, int64_t numb
   return std::move(out.front());
 }
 
-Status StoreImpl::ReadAllForward(Position from, Position limit, size_t max,
-                                 std::vector<RecordedEvent>* out, Position* next) {
+Status StoreImpl::ScanAllForward(Position from, Position limit, size_t max,
+                                 const std::function<void(const RecordView&)>& each,
+                                 Position* next) {
   *next = from;
   if (from >= limit || max == 0) return Status::Ok();
   const size_t buffer = static_cast<size_t>(std::clamp<uint64_t>(uint64_t{max} * 512, 64 << 10, 4 << 20));
-  LogReader reader(*log_, from, limit, std::min<uint64_t>(buffer, limit - from));
+  // The read buffer stays with the thread: allocating (and zeroing) a fresh one per page cost
+  // a page's readers more than decoding its records. One that grew past a few pages' worth
+  // (a huge record) is not kept. A scan started from within `each` reads into its own.
+  thread_local std::string kept;
+  thread_local bool kept_in_use = false;
+  const bool use_kept = !kept_in_use;
+  LogReader reader(*log_, from, limit, std::min<uint64_t>(buffer, limit - from),
+                   use_kept ? &kept : nullptr);
+  struct Release {
+    bool active;
+    ~Release() {
+      if (!active) return;
+      kept_in_use = false;
+      if (kept.size() > (size_t{8} << 20)) std::string().swap(kept);
+    }
+  } release{use_kept};
+  if (use_kept) kept_in_use = true;
   RecordView v;
-  out->reserve(out->size() + std::min<size_t>(max, 4096));
   for (size_t i = 0; i < max; ++i) {
     Result<bool> more = reader.NextChecked(&v);
     if (!more.ok()) {
@@ -240,10 +256,17 @@ Status StoreImpl::ReadAllForward(Position from, Position limit, size_t max,
       return more.status();
     }
     if (!*more) break;
-    out->push_back(ToEvent(v));
+    each(v);
   }
   *next = reader.position();
   return Status::Ok();
+}
+
+Status StoreImpl::ReadAllForward(Position from, Position limit, size_t max,
+                                 std::vector<RecordedEvent>* out, Position* next) {
+  if (from < limit && max > 0) out->reserve(out->size() + std::min<size_t>(max, 4096));
+  return ScanAllForward(from, limit, max, [&](const RecordView& v) { out->push_back(ToEvent(v)); },
+                        next);
 }
 
 Status StoreImpl::ReadAllForSubscription(Position from, Position limit, size_t max,
@@ -312,6 +335,33 @@ Result<AllSlice> StoreImpl::ReadAll(Position from, size_t max_count, Direction d
     return slice;
   }
   return ReadAllBackward(std::min(from, head), max_count);
+}
+
+Result<AllScanEnd> StoreImpl::ScanAll(Position from, size_t max_count,
+                                      const std::function<void(const RecordedEventView&)>& each) {
+  std::shared_lock guard(close_mu_);
+  if (closed()) return Status::Stopped("the store is closed");
+  reads_.fetch_add(1, std::memory_order_relaxed);
+  const Position head = HeadPosition();
+  AllScanEnd end;
+  RecordedEventView e;
+  DT_RETURN_IF_ERROR(ScanAllForward(
+      std::min(from, head), head, max_count,
+      [&](const RecordView& v) {
+        e.stream = v.stream;
+        e.number = v.number;
+        e.position = v.position;
+        e.id = v.id;
+        e.type = v.type;
+        e.data = v.data;
+        e.metadata = v.metadata;
+        e.is_json = v.is_json();
+        e.created_us = v.created_us;
+        each(e);
+      },
+      &end.next_position));
+  end.end_of_log = end.next_position >= head;
+  return end;
 }
 
 Result<StreamInfo> StoreImpl::GetStreamInfo(std::string_view stream) {

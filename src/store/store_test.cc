@@ -181,6 +181,84 @@ TEST_F(StoreTest, ReadsAllForwardAndBackwardAcrossSegments) {
   EXPECT_EQ(again->events.size(), 300u);
 }
 
+TEST_F(StoreTest, ScanAllHandsOverWhatReadAllReads) {
+  segment_bytes_ = 1 << 16;
+  Reopen();
+  for (int i = 0; i < 200; ++i) {
+    auto ev = MakeEvents(1);
+    ev[0].data = std::string(static_cast<size_t>(100 + (i * 37) % 900), 'a' + i % 26);
+    ev[0].metadata = "{\"i\":" + std::to_string(i) + "}";
+    ASSERT_TRUE(store_->Append("scan-" + std::to_string(i % 5), kExpectedAny, std::move(ev)).ok());
+  }
+  auto big = MakeEvents(1);
+  big[0].data = std::string(3 << 20, 'z');  // larger than a page's read buffer
+  ASSERT_TRUE(store_->Append("scan-big", kExpectedAny, std::move(big)).ok());
+  ASSERT_TRUE(store_->Append("scan-0", kExpectedAny, MakeEvents(3)).ok());
+  for (size_t page : {1, 7, 64, 1000}) {
+    Position pos = 0;
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto want = store_->ReadAll(pos, page, Direction::kForward);
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      std::vector<RecordedEvent> got;
+      auto end = store_->ScanAll(pos, page, [&](const RecordedEventView& v) {
+        RecordedEvent e;
+        e.stream = v.stream;
+        e.number = v.number;
+        e.position = v.position;
+        e.id = v.id;
+        e.type = v.type;
+        e.data = v.data;
+        e.metadata = v.metadata;
+        e.is_json = v.is_json;
+        e.created_us = v.created_us;
+        got.push_back(std::move(e));
+      });
+      ASSERT_TRUE(end.ok()) << end.status().ToString();
+      ASSERT_EQ(got.size(), want->events.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const RecordedEvent& a = got[i];
+        const RecordedEvent& b = want->events[i];
+        ASSERT_TRUE(a.stream == b.stream && a.number == b.number && a.position == b.position &&
+                    a.id == b.id && a.type == b.type && a.data == b.data &&
+                    a.metadata == b.metadata && a.is_json == b.is_json &&
+                    a.created_us == b.created_us)
+            << "page " << page << " event " << i;
+      }
+      EXPECT_EQ(end->next_position, want->next_position);
+      EXPECT_EQ(end->end_of_log, want->end_of_log);
+      pos = want->next_position;
+      if (want->end_of_log) break;
+    }
+    EXPECT_EQ(pos, store_->HeadPosition());
+  }
+  // A scan started from within another one's callback reads on its own buffer.
+  std::vector<std::string> outer, inner;
+  auto end = store_->ScanAll(0, 5, [&](const RecordedEventView& v) {
+    auto nested = store_->ScanAll(0, 3, [&](const RecordedEventView& w) {
+      inner.emplace_back(w.data);
+    });
+    ASSERT_TRUE(nested.ok());
+    outer.emplace_back(v.data);
+  });
+  ASSERT_TRUE(end.ok());
+  auto first = store_->ReadAll(0, 5, Direction::kForward);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(outer.size(), 5u);
+  ASSERT_EQ(inner.size(), 15u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(outer[i], first->events[i].data);
+    EXPECT_EQ(inner[i * 3 + 1], first->events[1].data);
+  }
+  EXPECT_TRUE(store_->ScanAll(7, 1, [](const RecordedEventView&) {}).status().Is(
+      Code::kInvalidArgument));
+  auto past = store_->ScanAll(store_->HeadPosition() + 100, 10, [](const RecordedEventView&) {
+    ADD_FAILURE() << "an event past the head";
+  });
+  ASSERT_TRUE(past.ok());
+  EXPECT_TRUE(past->end_of_log);
+  EXPECT_EQ(past->next_position, store_->HeadPosition());
+}
+
 TEST_F(StoreTest, ABatchLargerThanASegmentGetsASegmentOfItsOwn) {
   segment_bytes_ = 1 << 16;
   Reopen();
