@@ -36,6 +36,14 @@ std::optional<AllPosition> AllPosition::Parse(std::string_view text) {
   return AllPosition{*c, *p};
 }
 
+Status EventStoreClient::ReadAllForwardInto(const AllPosition& from, size_t max_count,
+                                            AllPage* page) {
+  auto read = ReadAllForward(from, max_count, std::chrono::milliseconds(0));
+  if (!read.ok()) return read.status();
+  *page = std::move(read).value();
+  return Status::Ok();
+}
+
 Status ReadWholeStream(EventStoreClient& client, std::string_view stream,
                        std::vector<ResolvedEvent>& out) {
   constexpr size_t kPage = 500;

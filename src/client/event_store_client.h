@@ -126,6 +126,10 @@ class EventStoreClient {
   // long_poll for events (0: answer at once). Needs admin rights on a secured node.
   virtual Result<AllPage> ReadAllForward(const AllPosition& from, size_t max_count,
                                          std::chrono::milliseconds long_poll) = 0;
+  // ReadAllForward(from, max_count, 0) into `page`, whose events' strings are assigned into
+  // (a reader of many pages that passes the same page each time allocates little per event).
+  // The default reads a new page; the in-process client reads without that.
+  virtual Status ReadAllForwardInto(const AllPosition& from, size_t max_count, AllPage* page);
 
   // The end of `$all` now (what a reader that starts here sees as "caught up").
   virtual Result<AllPosition> ReadHead() = 0;

@@ -33,6 +33,7 @@ class InProcessClient final : public EventStoreClient {
                                        size_t max_count) override;
   Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
                                         size_t max_count) override;
+  Status ReadAllForwardInto(const AllPosition& from, size_t max_count, AllPage* page) override;
   Result<AllPage> ReadAllForward(const AllPosition& from, size_t max_count,
                                  std::chrono::milliseconds long_poll) override;
   Result<AllPosition> ReadHead() override;
