@@ -18,16 +18,39 @@ namespace {
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // Keeps the newest version of a key's row: `same(position)` tells whether the row there has
-// this row's key.
+// this row's key. The row not kept goes to `spare` (when given) for its strings' buffers.
 template <typename Row, typename Same>
 void Upsert(std::vector<Row>& rows, detail::RowIndex& index, uint64_t hash, Same same,
-            Row&& row) {
+            Row&& row, std::vector<Row>* spare = nullptr) {
   auto [position, inserted] = index.Find(hash, rows.size(), same);
   if (inserted) {
     rows.push_back(std::move(row));
-  } else if (row.version > rows[position].version) {
-    rows[position] = std::move(row);
+    return;
   }
+  if (row.version > rows[position].version) std::swap(rows[position], row);
+  if (spare) spare->push_back(std::move(row));
+}
+
+// A row given back to Recycle() (its strings keep their buffers), else a new one.
+template <typename Row>
+Row TakeSpare(std::vector<Row>& spare) {
+  if (spare.empty()) return Row{};
+  Row row = std::move(spare.back());
+  spare.pop_back();
+  return row;
+}
+
+// Uuid::ToString() into `out`'s buffer.
+void AssignUuid(const Uuid& id, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char text[36];
+  size_t n = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text[n++] = '-';
+    text[n++] = kHex[id.bytes[i] >> 4];
+    text[n++] = kHex[id.bytes[i] & 0xF];
+  }
+  out.assign(text, n);
 }
 
 uint64_t Hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
@@ -83,6 +106,8 @@ bool RepairText(std::string& s) {
     if ((w & kHighs) != 0 || ((w - kOnes) & ~w & kHighs) != 0) break;
     i += 8;
   }
+  // The last bytes of plain ASCII (1..0x7F) one by one, without the general decoder.
+  while (i < s.size() && static_cast<unsigned char>(s[i] - 1) < 0x7F) ++i;
   while (i < s.size()) {
     size_t n = Utf8SequenceAt(s, i);
     if (n == 0) break;
@@ -122,11 +147,15 @@ BatchBuilder::Problems BatchBuilder::TakeProblems() {
 }
 
 bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
-  client::ResolvedEvent copy = e;
-  return Add(std::move(copy), next_seq);
+  return AddEvent(e, nullptr, next_seq);
 }
 
 bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
+  return AddEvent(e, &e, next_seq);
+}
+
+bool BatchBuilder::AddEvent(const client::ResolvedEvent& e, client::ResolvedEvent* owned,
+                            int64_t& next_seq) {
   std::string_view aggregate_type;
   size_t prefix = 0;
   if (StartsWith(e.stream, tracker::kContactPrefix)) {
@@ -158,7 +187,7 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
   if (e.type == et::kContactCreated || e.type == et::kContactUpdated ||
       e.type == et::kContactDeleted) {
     bool deleted = e.type == et::kContactDeleted;
-    tracker::Contact c;
+    tracker::Contact c = TakeSpare(spare_contacts_);
     if (!d.ContactAt(deleted ? "deleted_snapshot" : "contact", c)) {
       return Skip(e, deleted ? "no readable deleted_snapshot" : "no readable contact");
     }
@@ -168,18 +197,19 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
     for (auto* t : {&c.username, &c.phone, &c.email, &c.notes}) repair_opt(*t);
     const uint64_t h = Hash(c.id);
     Upsert(batch_.contacts, contact_index_, h,
-           [&](size_t p) { return batch_.contacts[p].id == c.id; }, std::move(c));
+           [&](size_t p) { return batch_.contacts[p].id == c.id; }, std::move(c),
+           &spare_contacts_);
   } else if (e.type == et::kTransactionCreated || e.type == et::kTransactionUpdated ||
              e.type == et::kTransactionDeleted) {
     bool deleted = e.type == et::kTransactionDeleted;
     const char* member = deleted ? "deleted_snapshot" : "transaction";
-    tracker::Transaction t;
+    tracker::Transaction t = TakeSpare(spare_transactions_);
     if (!d.TransactionAt(member, t)) {
       return Skip(e, deleted ? "no readable deleted_snapshot" : "no readable transaction");
     }
     // Larger amounts could overflow a balance's 64-bit sum in the store.
     if (!amount_ok(t)) return Skip(e, "amount outside 0..10^15");
-    tracker::Transaction old;
+    tracker::Transaction& old = previous_;
     bool has_old = e.type == et::kTransactionUpdated && d.TransactionAt(member, "previous", old);
     if (has_old && !amount_ok(old)) return Skip(e, "previous amount outside 0..10^15");
     t.version = e.number;
@@ -201,7 +231,8 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
     t.is_deleted = deleted;
     const uint64_t h = Hash(t.id);
     Upsert(batch_.transactions, transaction_index_, h,
-           [&](size_t p) { return batch_.transactions[p].id == t.id; }, std::move(t));
+           [&](size_t p) { return batch_.transactions[p].id == t.id; }, std::move(t),
+           &spare_transactions_);
   } else if (e.type == et::kSettingChanged) {
     auto key = d.String("key");
     if (!key || key->empty()) return Skip(e, "no key");
@@ -216,31 +247,61 @@ bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
     return Skip(e, "unknown event type");
   }
 
-  EventRow row;
+  EventRow row = TakeSpare(spare_events_);
   row.seq = next_seq++;
-  row.event_id = e.id.ToString();
+  AssignUuid(e.id, row.event_id);
   row.version = e.number;
-  row.user_id = std::string(*user);
-  row.aggregate_type = std::string(aggregate_type);
-  row.aggregate_id = e.stream.substr(prefix);
-  row.occurred_at = std::string(d.String("occurred_at").value_or(""));
-  if (row.occurred_at.empty()) row.occurred_at = FormatRfc3339Micros(e.created_us);
+  row.user_id.assign(*user);
+  row.aggregate_type.assign(aggregate_type);
+  row.aggregate_id.assign(e.stream, prefix);
+  auto occurred = d.String("occurred_at");
+  if (occurred && !occurred->empty()) {
+    row.occurred_at.assign(*occurred);
+  } else {
+    row.occurred_at = FormatRfc3339Micros(e.created_us);
+  }
   // The data passed Parse(), so it is well-formed UTF-8 JSON: U+0000 only as an escape.
   for (std::string* x : {&row.user_id, &row.aggregate_id, &row.occurred_at}) repair(*x);
-  if (repaired || RepairText(e.stream) || RepairText(e.type)) {
-    RepairText(e.stream);
-    RepairText(e.type);
+  if (owned) {
+    row.stream = std::move(owned->stream);
+    row.event_type = std::move(owned->type);
+    row.data = std::move(owned->data);
+  } else {
+    row.stream.assign(e.stream);
+    row.event_type.assign(e.type);
+    row.data.assign(e.data);
+  }
+  const bool stream_repaired = RepairText(row.stream);
+  const bool type_repaired = RepairText(row.event_type);
+  if (repaired || stream_repaired || type_repaired) {
     ++problems_.repaired;
     if (problems_.repaired_what.size() < kMaxDescribed) {
-      problems_.repaired_what.push_back(e.stream + "@" + std::to_string(e.number) + " " + e.type);
+      problems_.repaired_what.push_back(row.stream + "@" + std::to_string(row.version) + " " +
+                                        row.event_type);
     }
   }
-  row.stream = std::move(e.stream);
-  row.event_type = std::move(e.type);
-  row.data = std::move(e.data);
   batch_.events.push_back(std::move(row));
   ++events_;
   return true;
+}
+
+void BatchBuilder::Recycle(Batch&& spent) {
+  // Enough for the rows of a few batches and of one fold of a rebuild; more is freed.
+  constexpr size_t kMaxSpareEvents = 1 << 16, kMaxSpareRows = 1 << 19;
+  auto keep = [](auto& rows, auto& spare, size_t max) {
+    if (spare.empty() && rows.size() <= max) {
+      spare.swap(rows);
+      return;
+    }
+    for (auto& row : rows) {
+      if (spare.size() >= max) break;
+      spare.push_back(std::move(row));
+    }
+  };
+  keep(spent.events, spare_events_, kMaxSpareEvents);
+  keep(spent.contacts, spare_contacts_, kMaxSpareRows);
+  keep(spent.transactions, spare_transactions_, kMaxSpareRows);
+  spent = Batch{};
 }
 
 void BatchBuilder::AddBalance(const tracker::Transaction& t, int64_t sign) {

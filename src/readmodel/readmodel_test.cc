@@ -382,6 +382,119 @@ TEST(BatchBuilder, FoldsRowsAcrossBatchesAndTakesThemInKeyOrder) {
   EXPECT_EQ(rows.balances[0].delta, -4);
 }
 
+// A row as text, every member (optional ones as null), for comparing rows.
+std::string Describe(const Batch& b) {
+  json out = json::array();
+  for (const auto& c : b.contacts) {
+    json j = tracker::ContactToJson(c);
+    j["version"] = c.version;
+    j["is_deleted"] = c.is_deleted;
+    out.push_back(j);
+  }
+  for (const auto& t : b.transactions) {
+    json j = tracker::TransactionToJson(t);
+    j["version"] = t.version;
+    j["is_deleted"] = t.is_deleted;
+    out.push_back(j);
+  }
+  for (const auto& r : b.settings) out.push_back({r.user_id, r.key, r.value, r.version});
+  for (const auto& d : b.balances) out.push_back({d.user_id, d.contact_id, d.currency, d.delta});
+  for (const auto& e : b.events) {
+    out.push_back({e.seq, e.event_id, e.stream, e.version, e.user_id, e.aggregate_type,
+                   e.aggregate_id, e.event_type, e.data, e.occurred_at});
+  }
+  return out.dump();
+}
+
+TEST(BatchBuilder, RowsBuiltIntoRecycledRowsEqualFreshOnes) {
+  auto Name = [](const char* prefix, int i) {
+    std::string s = prefix;
+    s += std::to_string(i);
+    return s;
+  };
+  // The recycled batch's rows have every optional member and text set; the later events
+  // have none of them (null or absent), so anything left over from a reused row shows.
+  json full_contact = {{"id", "c1"}, {"user_id", "u"}, {"name", "A long name, longer than SSO"},
+                       {"username", "user-name-long-enough-to-allocate"}, {"phone", "0770123"},
+                       {"email", "someone@example.com, long enough"}, {"notes", "notes notes"},
+                       {"created_at", "2024-01-01T00:00:00.000000Z"},
+                       {"updated_at", "2024-01-02T00:00:00.000000Z"}};
+  json full_tx = {{"id", "t1"}, {"user_id", "u"}, {"contact_id", "c1"}, {"type", "money"},
+                  {"direction", "lent"}, {"amount", 100}, {"currency", "IQD"},
+                  {"description", "a description longer than the small string buffer"},
+                  {"transaction_date", "2024-01-01"}, {"due_date", "2024-02-01"},
+                  {"created_at", "2024-01-01T00:00:00.000000Z"},
+                  {"updated_at", "2024-01-01T00:00:00.000000Z"}};
+  std::vector<client::ResolvedEvent> first, later;
+  for (int i = 0; i < 40; ++i) {
+    json c = full_contact;
+    c["id"] = Name("c", i);
+    json t = full_tx;
+    t["id"] = Name("t", i);
+    first.push_back(Ev(Name("contact-c", i), 0, "ContactCreated",
+                       {{"user_id", "u"}, {"contact", c}, {"occurred_at", "2024-01-01T00:00:00Z"}}));
+    first.push_back(Ev(Name("transaction-t", i), 0, "TransactionCreated",
+                       {{"user_id", "u"}, {"transaction", t}, {"occurred_at", "2024-01-01"}}));
+  }
+  for (int i = 0; i < 50; ++i) {
+    json c = {{"id", Name("d", i)}, {"user_id", "v"}, {"name", "n"},
+              {"username", nullptr}, {"phone", nullptr}};
+    json t = {{"id", Name("s", i)}, {"user_id", "v"}, {"contact_id", "d1"},
+              {"type", i % 2 ? "item" : "money"}, {"direction", "owed"}, {"amount", i},
+              {"currency", "USD"}, {"description", nullptr}, {"transaction_date", "2024-03-01"}};
+    later.push_back(Ev(Name("contact-d", i), 0, "ContactCreated",
+                       {{"user_id", "v"}, {"contact", c}}));
+    later.push_back(Ev(Name("transaction-s", i), 0, "TransactionCreated",
+                       {{"user_id", "v"}, {"transaction", t}}));
+    // An older version after a newer one (not kept) and a newer one (kept).
+    later.push_back(Ev(Name("transaction-s", i), i % 2 ? 2 : -1, "TransactionUpdated",
+                       {{"user_id", "v"}, {"transaction", t}, {"previous", {{"amount", 1}}}}));
+  }
+  later.push_back(Ev("contact-bad", 0, "ContactCreated",
+                     {{"user_id", "v"}, {"contact", {{"id", "bad"}, {"user_id", "v"},
+                                                     {"name", std::string("nul\0here", 8)}}}}));
+  later.push_back(Ev("contact-x", 0, "ContactCreated", {{"user_id", "v"}}));  // skipped
+  later.push_back(Ev("settings-v", 0, "SettingChanged",
+                     {{"user_id", "v"}, {"key", "k"}, {"value", "1"}}));
+
+  auto build = [&](bool recycle, bool by_copy, bool fold) {
+    BatchBuilder b;
+    int64_t seq = 0;
+    if (recycle) {
+      for (auto e : first) b.Add(std::move(e), seq);
+      b.Recycle(b.Take());
+    }
+    seq = 100;
+    Batch out;
+    for (size_t i = 0; i < later.size(); ++i) {
+      if (by_copy) {
+        b.Add(later[i], seq);
+      } else {
+        client::ResolvedEvent e = later[i];
+        b.Add(std::move(e), seq);
+      }
+      if (fold && i % 7 == 6) {
+        Batch part = b.TakeEvents();
+        for (const auto& row : part.events) out.events.push_back(row);
+        b.Recycle(std::move(part));  // full rows, whose strings later rows reuse
+      }
+    }
+    if (!fold) return b.Take();
+    Batch part = b.TakeEvents();
+    for (auto& row : part.events) out.events.push_back(std::move(row));
+    Batch rows = b.TakeRows();
+    rows.events = std::move(out.events);
+    return rows;
+  };
+  const std::string fresh = Describe(build(false, false, false));
+  EXPECT_NE(fresh.find("\xEF\xBF\xBD"), std::string::npos);  // the U+0000 repaired
+  EXPECT_EQ(Describe(build(true, false, false)), fresh);
+  EXPECT_EQ(Describe(build(true, true, false)), fresh);
+  EXPECT_EQ(Describe(build(false, true, false)), fresh);
+  const std::string folded = Describe(build(false, false, true));
+  EXPECT_EQ(Describe(build(true, true, true)), folded);
+}
+
 // ---------------------------------------------------------------- projector over the engine
 
 class ProjectorTest : public ReadModelTest {

@@ -42,10 +42,14 @@ struct Slots {
     }
   }
 
-  // GetStr of model.cc: present and a string.
+  // GetStr of model.cc: present and a string; else `out` is left empty. Assigned into
+  // `out`'s buffer, so a reused row allocates nothing.
   bool Str(size_t i, std::string& out) const {
     std::string_view s;
-    if (!present[i] || value[i].get_string().get(s) != simdjson::SUCCESS) return false;
+    if (!present[i] || value[i].get_string().get(s) != simdjson::SUCCESS) {
+      out.clear();
+      return false;
+    }
     out.assign(s.data(), s.size());
     return true;
   }
@@ -53,7 +57,11 @@ struct Slots {
   void Opt(size_t i, std::optional<std::string>& out) const {
     std::string_view s;
     if (present[i] && value[i].get_string().get(s) == simdjson::SUCCESS) {
-      out.emplace(s.data(), s.size());
+      if (out) {
+        out->assign(s.data(), s.size());
+      } else {
+        out.emplace(s.data(), s.size());
+      }
     } else {
       out.reset();
     }

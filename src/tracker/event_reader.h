@@ -37,7 +37,9 @@ class EventReader {
   // Parses `data`; false when it is not valid JSON or not an object.
   bool Parse(std::string_view data);
 
-  // After a successful Parse():
+  // After a successful Parse() (ContactAt / TransactionAt set every member of `out` that the
+  // JSON holds and clear the others, so a reused object ends as a fresh one would; its
+  // strings' buffers are reused):
   // The top-level member `key` if it is a string, else nullopt.
   std::optional<std::string_view> String(std::string_view key) const;
   // ContactFromJson(data[key]): false when absent or not a contact.
