@@ -255,29 +255,38 @@ TEST_P(ClientTest, WholeStreamsReadAcrossPages) {
   for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].number, static_cast<int64_t>(i));
 }
 
-TEST_P(ClientTest, AllReadIntoOnePageAgainAndAgainEqualsFreshPages) {
+TEST_P(ClientTest, AllScannedEqualsAllReadInPages) {
   auto before = client_->ReadHead();
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   for (int i = 0; i < 30; ++i) {
     std::string data = "{\"i\":" + std::to_string(i) + ",\"pad\":\"" +
                        std::string(static_cast<size_t>((i * 53) % 300), 'x') + "\"}";
-    ASSERT_TRUE(client_->Append(S("into-" + std::to_string(i % 4)), kAny, {Ev("A", data)}).ok());
+    ASSERT_TRUE(client_->Append(S("scan-" + std::to_string(i % 4)), kAny, {Ev("A", data)}).ok());
   }
   // A stream's metadata write: a '$' event in $all, left out of both.
-  ASSERT_TRUE(client_->Append("$$" + S("into-1"), kAny, {Ev("$metadata", R"({"$maxCount":100})")}).ok());
-  ASSERT_TRUE(client_->Append(S("into-9"), kAny, {Ev("B", R"({"i":99})")}).ok());
+  ASSERT_TRUE(client_->Append("$$" + S("scan-1"), kAny, {Ev("$metadata", R"({"$maxCount":100})")}).ok());
+  ASSERT_TRUE(client_->Append(S("scan-9"), kAny, {Ev("B", R"({"i":99})")}).ok());
   for (size_t page_size : {1, 3, 8, 100}) {
     AllPosition pos = *before;
-    AllPage page;  // reused
     size_t seen = 0;
     for (int guard = 0; guard < 200; ++guard) {
       auto want = client_->ReadAllForward(pos, page_size, 0ms);
       ASSERT_TRUE(want.ok()) << want.status().ToString();
-      Status s = client_->ReadAllForwardInto(pos, page_size, &page);
+      std::vector<ResolvedEvent> got;
+      AllPosition next;
+      bool end = false;
+      Status s = client_->ScanAllForward(
+          pos, page_size,
+          [&](const ResolvedEventView& v) {
+            got.push_back(ResolvedEvent{std::string(v.stream), v.number, v.id,
+                                        std::string(v.type), std::string(v.data),
+                                        std::string(v.metadata), v.created_us});
+          },
+          &next, &end);
       ASSERT_TRUE(s.ok()) << s.ToString();
-      ASSERT_EQ(page.events.size(), want->events.size());
-      for (size_t i = 0; i < page.events.size(); ++i) {
-        const ResolvedEvent& a = page.events[i];
+      ASSERT_EQ(got.size(), want->events.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const ResolvedEvent& a = got[i];
         const ResolvedEvent& b = want->events[i];
         EXPECT_NE(a.type[0], '$');
         ASSERT_TRUE(a.stream == b.stream && a.number == b.number && a.id == b.id &&
@@ -285,21 +294,25 @@ TEST_P(ClientTest, AllReadIntoOnePageAgainAndAgainEqualsFreshPages) {
                     a.created_us == b.created_us)
             << "page size " << page_size << " event " << i;
       }
-      seen += page.events.size();
-      EXPECT_EQ(page.next, want->next);
-      EXPECT_EQ(page.end_of_log, want->end_of_log);
-      if (page.end_of_log && page.next == pos) break;
-      pos = page.next;
-      if (page.end_of_log) break;
+      seen += got.size();
+      EXPECT_EQ(next, want->next);
+      EXPECT_EQ(end, want->end_of_log);
+      if (end && next == pos) break;
+      pos = next;
+      if (end) break;
     }
     EXPECT_GE(seen, 31u);
     // At the end: nothing, and the same position back.
-    Status s = client_->ReadAllForwardInto(pos, page_size, &page);
+    AllPosition next;
+    bool end = false;
+    size_t more = 0;
+    Status s = client_->ScanAllForward(
+        pos, page_size, [&](const ResolvedEventView&) { ++more; }, &next, &end);
     ASSERT_TRUE(s.ok());
-    EXPECT_TRUE(page.events.empty());
-    EXPECT_TRUE(page.end_of_log);
+    EXPECT_EQ(more, 0u);
+    EXPECT_TRUE(end);
     if (GetParam() == "in_process") {
-      EXPECT_EQ(page.next, pos);
+      EXPECT_EQ(next, pos);
     }
   }
 }

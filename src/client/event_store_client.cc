@@ -36,11 +36,16 @@ std::optional<AllPosition> AllPosition::Parse(std::string_view text) {
   return AllPosition{*c, *p};
 }
 
-Status EventStoreClient::ReadAllForwardInto(const AllPosition& from, size_t max_count,
-                                            AllPage* page) {
-  auto read = ReadAllForward(from, max_count, std::chrono::milliseconds(0));
-  if (!read.ok()) return read.status();
-  *page = std::move(read).value();
+Status EventStoreClient::ScanAllForward(const AllPosition& from, size_t max_count,
+                                        const std::function<void(const ResolvedEventView&)>& each,
+                                        AllPosition* next, bool* end_of_log) {
+  auto page = ReadAllForward(from, max_count, std::chrono::milliseconds(0));
+  if (!page.ok()) return page.status();
+  for (const ResolvedEvent& e : page->events) {
+    each(ResolvedEventView{e.stream, e.number, e.id, e.type, e.data, e.metadata, e.created_us});
+  }
+  *next = page->next;
+  *end_of_log = page->end_of_log;
   return Status::Ok();
 }
 

@@ -69,6 +69,17 @@ struct ResolvedEvent {
   int64_t created_us = 0;  // creation time, microseconds since the Unix epoch
 };
 
+// An event as ScanAllForward hands it over: views valid only during the call.
+struct ResolvedEventView {
+  std::string_view stream;
+  int64_t number = 0;
+  Uuid id;
+  std::string_view type;
+  std::string_view data;
+  std::string_view metadata;
+  int64_t created_us = 0;
+};
+
 struct AppendResult {
   int64_t first_number = 0;
   int64_t last_number = 0;  // the stream's version after the append
@@ -126,10 +137,13 @@ class EventStoreClient {
   // long_poll for events (0: answer at once). Needs admin rights on a secured node.
   virtual Result<AllPage> ReadAllForward(const AllPosition& from, size_t max_count,
                                          std::chrono::milliseconds long_poll) = 0;
-  // ReadAllForward(from, max_count, 0) into `page`, whose events' strings are assigned into
-  // (a reader of many pages that passes the same page each time allocates little per event).
-  // The default reads a new page; the in-process client reads without that.
-  virtual Status ReadAllForwardInto(const AllPosition& from, size_t max_count, AllPage* page);
+  // ReadAllForward(from, max_count, 0) with each event passed to `each` instead of into a
+  // page: for a reader of millions of events that copies only what it keeps (the in-process
+  // client hands over views into the engine's read buffer; the default reads a page). *next
+  // and *end_of_log as the page's next and end_of_log.
+  virtual Status ScanAllForward(const AllPosition& from, size_t max_count,
+                                const std::function<void(const ResolvedEventView&)>& each,
+                                AllPosition* next, bool* end_of_log);
 
   // The end of `$all` now (what a reader that starts here sees as "caught up").
   virtual Result<AllPosition> ReadHead() = 0;

@@ -132,27 +132,27 @@ Result<AllPage> InProcessClient::ReadAllForward(const AllPosition& from, size_t 
   }
 }
 
-Status InProcessClient::ReadAllForwardInto(const AllPosition& from, size_t max_count,
-                                           AllPage* page) {
-  // As ReadAllForward without a long poll, but the page's events are assigned into.
-  size_t n = 0, records = 0;
+Status InProcessClient::ScanAllForward(const AllPosition& from, size_t max_count,
+                                       const std::function<void(const ResolvedEventView&)>& each,
+                                       AllPosition* next, bool* end_of_log) {
+  // As ReadAllForward without a long poll, the events handed over where the engine read them.
+  size_t records = 0;
+  ResolvedEventView r;
   auto end = store_.ScanAll(from.commit, max_count, [&](const store::RecordedEventView& e) {
     ++records;
     if (!e.type.empty() && e.type[0] == '$') return;
-    if (n == page->events.size()) page->events.emplace_back();
-    ResolvedEvent& r = page->events[n++];
-    r.stream.assign(e.stream);
+    r.stream = e.stream;
     r.number = e.number;
     r.id = e.id;
-    r.type.assign(e.type);
-    r.data.assign(e.data);
-    r.metadata.assign(e.metadata);
+    r.type = e.type;
+    r.data = e.data;
+    r.metadata = e.metadata;
     r.created_us = e.created_us;
+    each(r);
   });
   if (!end.ok()) return end.status();
-  page->events.resize(n);
-  page->next = records == 0 ? from : AllPosition{end->next_position, end->next_position};
-  page->end_of_log = end->end_of_log;
+  *next = records == 0 ? from : AllPosition{end->next_position, end->next_position};
+  *end_of_log = end->end_of_log;
   return Status::Ok();
 }
 

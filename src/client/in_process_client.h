@@ -33,7 +33,9 @@ class InProcessClient final : public EventStoreClient {
                                        size_t max_count) override;
   Result<StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
                                         size_t max_count) override;
-  Status ReadAllForwardInto(const AllPosition& from, size_t max_count, AllPage* page) override;
+  Status ScanAllForward(const AllPosition& from, size_t max_count,
+                        const std::function<void(const ResolvedEventView&)>& each,
+                        AllPosition* next, bool* end_of_log) override;
   Result<AllPage> ReadAllForward(const AllPosition& from, size_t max_count,
                                  std::chrono::milliseconds long_poll) override;
   Result<AllPosition> ReadHead() override;

@@ -129,10 +129,15 @@ bool RepairText(std::string& s) {
   return true;
 }
 
-bool BatchBuilder::Skip(const client::ResolvedEvent& e, std::string_view reason) {
+bool BatchBuilder::Skip(const client::ResolvedEventView& e, std::string_view reason) {
   ++problems_.skipped;
   if (problems_.skipped_what.size() < kMaxDescribed) {
-    std::string what = e.stream + "@" + std::to_string(e.number) + " " + e.type + ": ";
+    std::string what(e.stream);
+    what += "@";
+    what += std::to_string(e.number);
+    what += " ";
+    what += e.type;
+    what += ": ";
     what += reason;
     RepairText(what);
     problems_.skipped_what.push_back(std::move(what));
@@ -146,15 +151,26 @@ BatchBuilder::Problems BatchBuilder::TakeProblems() {
   return out;
 }
 
+namespace {
+client::ResolvedEventView ViewOf(const client::ResolvedEvent& e) {
+  return client::ResolvedEventView{e.stream, e.number, e.id,        e.type,
+                                   e.data,   e.metadata, e.created_us};
+}
+}  // namespace
+
 bool BatchBuilder::Add(const client::ResolvedEvent& e, int64_t& next_seq) {
-  return AddEvent(e, nullptr, next_seq);
+  return AddEvent(ViewOf(e), nullptr, next_seq);
 }
 
 bool BatchBuilder::Add(client::ResolvedEvent&& e, int64_t& next_seq) {
-  return AddEvent(e, &e, next_seq);
+  return AddEvent(ViewOf(e), &e, next_seq);
 }
 
-bool BatchBuilder::AddEvent(const client::ResolvedEvent& e, client::ResolvedEvent* owned,
+bool BatchBuilder::Add(const client::ResolvedEventView& e, int64_t& next_seq) {
+  return AddEvent(e, nullptr, next_seq);
+}
+
+bool BatchBuilder::AddEvent(const client::ResolvedEventView& e, client::ResolvedEvent* owned,
                             int64_t& next_seq) {
   std::string_view aggregate_type;
   size_t prefix = 0;

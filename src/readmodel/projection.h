@@ -83,6 +83,8 @@ class BatchBuilder {
   bool Add(const client::ResolvedEvent& e, int64_t& next_seq);
   // Same, taking the event's data without a copy.
   bool Add(client::ResolvedEvent&& e, int64_t& next_seq);
+  // Same, copying from the views what the rows keep.
+  bool Add(const client::ResolvedEventView& e, int64_t& next_seq);
   Batch Take();
   // Gives back a batch that was written: its rows' strings are reused (assigned into, not
   // allocated anew) by later Add() calls, up to a bound; the rest is freed. A rebuild reads
@@ -120,9 +122,11 @@ class BatchBuilder {
   Batch batch_;
   size_t events_ = 0;
   void AddBalance(const tracker::Transaction& t, int64_t sign);
-  bool Skip(const client::ResolvedEvent& e, std::string_view reason);
-  // Add(); with `owned`, the event's stream, type and data are moved out of it, else copied.
-  bool AddEvent(const client::ResolvedEvent& e, client::ResolvedEvent* owned, int64_t& next_seq);
+  bool Skip(const client::ResolvedEventView& e, std::string_view reason);
+  // Add(); with `owned` (the event `e` views), its stream, type and data are moved out of
+  // it, else copied.
+  bool AddEvent(const client::ResolvedEventView& e, client::ResolvedEvent* owned,
+                int64_t& next_seq);
   Problems problems_;
   // Rows given back by Recycle(), whose strings keep their buffers.
   std::vector<tracker::Contact> spare_contacts_;

@@ -456,7 +456,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
     client::AllPosition pos = client::AllPosition::Start();
     int64_t seq = 0;
     BatchBuilder builder;
-    client::AllPage page;  // read into again and again (its strings are reused)
+    auto add = [&](const client::ResolvedEventView& e) { builder.Add(e, seq); };
     for (;;) {
       if (abort) break;
       {
@@ -468,7 +468,11 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
         for (Batch& b : done) builder.Recycle(std::move(b));
       }
       auto t0 = Clock::now();
-      Status read = events_.ReadAllForwardInto(pos, read_page, &page);
+      // The page's events go into the builder as they are read (from the engine's read
+      // buffer, in process), so this time holds both.
+      client::AllPosition next;
+      bool end = false;
+      Status read = events_.ScanAllForward(pos, read_page, add, &next, &end);
       auto t1 = Clock::now();
       read_secs += std::chrono::duration<double>(t1 - t0).count();
       if (!read.ok()) {
@@ -476,9 +480,7 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
         reader_error = read;
         break;
       }
-      for (const auto& e : page.events) builder.Add(e, seq);
-      pos = page.next;
-      bool end = page.end_of_log;
+      pos = next;
       // Folding: the rows stay in the builder (later events fold into them) until there are
       // fold_rows of them or the log ends; then they go, in key order, with that batch.
       bool rows_now = fold_rows > 0 && (end || builder.rows() >= fold_rows);

@@ -61,8 +61,10 @@ struct RebuildProgress {
   int64_t events_skipped = 0;   // unreadable domain events left out (see BatchBuilder)
   int64_t events_repaired = 0;  // events whose text was repaired
   // Where the time went (seconds of wall clock; the first three overlap each other, being
-  // on two threads): reading `$all`, turning events into rows, writing the bulk batches,
-  // then FinishBulk (fold, indexes), the catch-up with the live projector paused, the swap.
+  // on two threads): reading `$all` and turning its events into rows (one pass: each event
+  // goes into the rows as it is read), taking the batches (and sorting a fold's rows),
+  // writing the bulk batches, then FinishBulk (fold, indexes), the catch-up with the live
+  // projector paused, the swap.
   struct Phases {
     double read = 0, decode = 0, write = 0, finish_bulk = 0, catch_up = 0, swap = 0;
     // CPU seconds of the two threads (load-independent): the reader thread (reading and
