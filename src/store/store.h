@@ -109,6 +109,9 @@ struct RecordedEventView {
   int64_t created_us = 0;
 };
 
+// An owning copy of a view: the RecordedEvent that ReadAll returns for the same event.
+RecordedEvent ToRecordedEvent(const RecordedEventView& v);
+
 // Where a ScanAll stopped.
 struct AllScanEnd {
   Position next_position = 0;  // where the next page starts

@@ -16,19 +16,22 @@ int64_t NowMicros() {
       .count();
 }
 
-RecordedEvent ToEvent(const RecordView& v) {
-  RecordedEvent e;
-  e.stream.assign(v.stream);
+// The views into a record that ScanAll hands over; ToEvent copies them (ReadAll and friends).
+RecordedEventView ViewOf(const RecordView& v) {
+  RecordedEventView e;
+  e.stream = v.stream;
   e.number = v.number;
   e.position = v.position;
   e.id = v.id;
-  e.type.assign(v.type);
-  e.data.assign(v.data);
-  e.metadata.assign(v.metadata);
+  e.type = v.type;
+  e.data = v.data;
+  e.metadata = v.metadata;
   e.is_json = v.is_json();
   e.created_us = v.created_us;
   return e;
 }
+
+RecordedEvent ToEvent(const RecordView& v) { return ToRecordedEvent(ViewOf(v)); }
 
 // The stream's event `number` read straight from its latest record (`st.last_position`),
 // without the index: the common read of an aggregate's current state (backward from the end,
@@ -82,6 +85,20 @@ Window VisibleWindow(const StreamState& st) {
 }
 
 }  // namespace
+
+RecordedEvent ToRecordedEvent(const RecordedEventView& v) {
+  RecordedEvent e;
+  e.stream.assign(v.stream);
+  e.number = v.number;
+  e.position = v.position;
+  e.id = v.id;
+  e.type.assign(v.type);
+  e.data.assign(v.data);
+  e.metadata.assign(v.metadata);
+  e.is_json = v.is_json;
+  e.created_us = v.created_us;
+  return e;
+}
 
 Result<StatePtr> StoreImpl::LookupState(std::string_view name) {
   if (StatePtr st = cache_.Get(name)) return st;
@@ -344,21 +361,8 @@ Result<AllScanEnd> StoreImpl::ScanAll(Position from, size_t max_count,
   reads_.fetch_add(1, std::memory_order_relaxed);
   const Position head = HeadPosition();
   AllScanEnd end;
-  RecordedEventView e;
   DT_RETURN_IF_ERROR(ScanAllForward(
-      std::min(from, head), head, max_count,
-      [&](const RecordView& v) {
-        e.stream = v.stream;
-        e.number = v.number;
-        e.position = v.position;
-        e.id = v.id;
-        e.type = v.type;
-        e.data = v.data;
-        e.metadata = v.metadata;
-        e.is_json = v.is_json();
-        e.created_us = v.created_us;
-        each(e);
-      },
+      std::min(from, head), head, max_count, [&](const RecordView& v) { each(ViewOf(v)); },
       &end.next_position));
   end.end_of_log = end.next_position >= head;
   return end;

@@ -201,17 +201,7 @@ TEST_F(StoreTest, ScanAllHandsOverWhatReadAllReads) {
       ASSERT_TRUE(want.ok()) << want.status().ToString();
       std::vector<RecordedEvent> got;
       auto end = store_->ScanAll(pos, page, [&](const RecordedEventView& v) {
-        RecordedEvent e;
-        e.stream = v.stream;
-        e.number = v.number;
-        e.position = v.position;
-        e.id = v.id;
-        e.type = v.type;
-        e.data = v.data;
-        e.metadata = v.metadata;
-        e.is_json = v.is_json;
-        e.created_us = v.created_us;
-        got.push_back(std::move(e));
+        got.push_back(ToRecordedEvent(v));
       });
       ASSERT_TRUE(end.ok()) << end.status().ToString();
       ASSERT_EQ(got.size(), want->events.size());
