@@ -9,18 +9,25 @@
 // runs. It also prints the CPU time per request (user + system, median run) of the server
 // side (this process without its client threads, plus the dt-eventstore process in the
 // remote modes) and of the bench's client threads: unlike requests/s these do not depend
-// on what else the machine runs. Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
+// on what else the machine runs. In the PostgreSQL modes it prints the CPU time per request of
+// the PostgreSQL server as well (its postmaster and every process of it: the backends serving
+// dt-server, WAL writer, checkpointer...; a server of its own makes this the bench's alone).
+// Modes: in_process+sqlite, in_process+pg (needs DT_TEST_PG_URL or --pg-url),
 // remote+sqlite, remote+pg (need a dt-eventstore executable: --eventstore-bin).
 #include <spdlog/spdlog.h>
+#include <libpq-fe.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -67,6 +74,7 @@ std::vector<std::string> Split(const std::string& s) {
 struct RunResult {
   double rps = 0, p50_ms = 0, p99_ms = 0;
   double server_cpu_us = 0, client_cpu_us = 0;  // CPU time per request
+  double pg_cpu_us = 0;  // the PostgreSQL server's, in the pg modes
   size_t errors = 0;
   size_t requests = 0;
 };
@@ -109,6 +117,42 @@ double ProcessCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// The PostgreSQL server behind `url`: its postmaster's pid (the parent of a backend), or 0.
+pid_t PostmasterPid(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  pid_t pid = 0;
+  if (PQstatus(c) == CONNECTION_OK) {
+    pid_t backend = PQbackendPID(c);
+    std::ifstream st("/proc/" + std::to_string(backend) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+    auto p = text.rfind(')');
+    if (p != std::string::npos) {
+      int ppid = 0;
+      if (std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) == 1) pid = ppid;
+    }
+  }
+  PQfinish(c);
+  return pid;
+}
+
+// User + system CPU seconds of the postmaster `pid` and of its children now (backends that
+// exit meanwhile take theirs with them: dt-server keeps its connections open).
+double PostgresCpuSeconds(pid_t pid) {
+  if (pid <= 0) return 0;
+  double sum = ProcessCpuSeconds(pid);
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream st(e.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+    auto p = text.rfind(')');
+    int ppid = 0;
+    if (p == std::string::npos || std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) != 1) continue;
+    if (ppid == pid) sum += ProcessCpuSeconds(static_cast<pid_t>(std::stoi(name)));
+  }
+  return sum;
+}
+
 struct Session {
   std::string token;
   std::vector<std::string> contacts;
@@ -123,7 +167,7 @@ json Login(dt::http::TestClient& c, const std::string& user) {
 
 // One measured run: `conns` threads, each with its own keep-alive connection.
 RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bool write,
-              double seconds, pid_t eventstore_pid) {
+              double seconds, pid_t eventstore_pid, pid_t postmaster_pid) {
   std::vector<std::vector<double>> lat(static_cast<size_t>(conns));
   std::vector<double> client_cpu(static_cast<size_t>(conns));
   std::atomic<size_t> errors{0};
@@ -166,12 +210,14 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
     });
   }
   double self0 = CpuSeconds(RUSAGE_SELF), es0 = ProcessCpuSeconds(eventstore_pid);
+  double pg0 = PostgresCpuSeconds(postmaster_pid);
   auto start = Clock::now();
   end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   go = true;
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   double self = CpuSeconds(RUSAGE_SELF) - self0, es = ProcessCpuSeconds(eventstore_pid) - es0;
+  double pg = PostgresCpuSeconds(postmaster_pid) - pg0;
   double clients = 0;
   for (double c : client_cpu) clients += c;
   std::vector<double> all;
@@ -186,6 +232,7 @@ RunResult Run(uint16_t port, const std::vector<Session>& sessions, int conns, bo
     double n = static_cast<double>(all.size());
     r.server_cpu_us = (self - clients + es) * 1e6 / n;
     r.client_cpu_us = clients * 1e6 / n;
+    r.pg_cpu_us = pg * 1e6 / n;
   }
   return r;
 }
@@ -226,8 +273,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   std::printf(
       "| client | read model | endpoint | connections | requests/s | p50 ms | p99 ms | errors "
-      "| server CPU µs/req | bench client CPU µs/req |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+      "| server CPU µs/req | PostgreSQL CPU µs/req | bench client CPU µs/req |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& mode : a.modes) {
     bool remote = mode.rfind("remote", 0) == 0;
     bool pg = mode.size() > 3 && mode.substr(mode.size() - 2) == "pg";
@@ -258,6 +305,7 @@ int main(int argc, char** argv) {
     }
     cfg.database_url = pg ? dt::readmodel::testing::FreshPgDatabaseUrl()
                           : "sqlite:" + dir + "/projections.db";
+    const pid_t postmaster = pg ? PostmasterPid(cfg.database_url) : 0;
     const int kUsers = 8, kContacts = 20;
     std::string users;
     for (int u = 0; u < kUsers; ++u) {
@@ -302,7 +350,7 @@ int main(int argc, char** argv) {
           // per request are then the total / requests.
           CALLGRIND_START_INSTRUMENTATION;
           runs.push_back(Run(port, sessions, conns, write, a.seconds,
-                             eventstore ? eventstore->pid() : 0));
+                             eventstore ? eventstore->pid() : 0, postmaster));
           CALLGRIND_STOP_INSTRUMENTATION;
           if (RUNNING_ON_VALGRIND) {
             std::fprintf(stderr, "%s %s %d connections: %zu requests\n", mode.c_str(),
@@ -313,10 +361,13 @@ int main(int argc, char** argv) {
         const RunResult& m = runs[runs.size() / 2];
         size_t errors = 0;
         for (auto& r : runs) errors += r.errors;
-        std::printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %zu | %.0f | %.0f |\n",
+        char pg_cpu[32] = "-";
+        if (pg) std::snprintf(pg_cpu, sizeof pg_cpu, "%.0f", m.pg_cpu_us);
+        std::printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %zu | %.0f | %s | %.0f |\n",
                     client.c_str(), store.c_str(),
                     write ? "POST /api/transactions" : "GET /api/contacts", conns, m.rps,
-                    m.p50_ms, m.p99_ms, errors, m.server_cpu_us, m.client_cpu_us);
+                    m.p50_ms, m.p99_ms, errors, m.server_cpu_us, pg_cpu,
+                    m.client_cpu_us);
         std::fflush(stdout);
       }
     }
