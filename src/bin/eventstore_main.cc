@@ -77,18 +77,8 @@ int main(int argc, char** argv) {
   ho.access_log = c.log_http_requests;
   ho.metrics = &metrics;
   ho.server_name = "dt-eventstore";
-  // Browser clients on other origins (EventStoreDB sends these too).
-  ho.headers = {
-      {"Access-Control-Allow-Origin", "*"},
-      {"Access-Control-Allow-Methods", "POST, DELETE, GET, OPTIONS"},
-      {"Access-Control-Allow-Headers",
-       "Content-Type, X-Requested-With, X-Forwarded-Host, X-Forwarded-Prefix, X-PINGOTHER, "
-       "Authorization, ES-LongPoll, ES-ExpectedVersion, ES-EventId, ES-EventType, ES-RequireMaster, "
-       "ES-RequireLeader, ES-HardDelete, ES-ResolveLinkTos, Kurrent-LongPoll, Kurrent-ExpectedVersion, "
-       "Kurrent-EventId, Kurrent-EventType, Kurrent-RequireLeader, Kurrent-HardDelete, Kurrent-ResolveLinkTos"},
-      {"Access-Control-Expose-Headers",
-       "Location, ES-Position, ES-CurrentVersion, Kurrent-Position, Kurrent-CurrentVersion"},
-  };
+  // Browser clients on other origins (pre-flights get the rest: see CorsHeaders).
+  ho.headers = store_http::EventStoreService::CorsHeaders();
   http::Server server(ho, router);
   if (auto s = server.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());

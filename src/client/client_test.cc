@@ -13,6 +13,7 @@
 #include "client/in_process_client.h"
 #include "client/remote_client.h"
 #include "client/test_eventstore_process.h"
+#include "http/test_client.h"
 #include "readmodel/test_databases.h"
 
 namespace dt::client {
@@ -405,6 +406,50 @@ class RemoteConnectionTest : public ::testing::Test {
   std::unique_ptr<testing::EventStoreProcess> server_;
   std::unique_ptr<RemoteClient> client_;
 };
+
+// What a browser on another origin needs from dt-eventstore (the process as shipped): every
+// answer lets it read the answer and its Location/ES-Position; the pre-flight (OPTIONS) says
+// which methods and request headers it may send. The pre-flight-only headers are left off
+// the other answers (their bytes were a tenth of an append's round trip).
+TEST_F(RemoteConnectionTest, BrowsersGetCorsHeadersAndPreflightsTheAllowedMethodsAndHeaders) {
+  http::TestClient web(server_->port());
+  auto pre = web.Do(http::Verb::options, "/streams/cors-s", {},
+                    {{"Origin", "http://app.example"},
+                     {"Access-Control-Request-Method", "POST"},
+                     {"Access-Control-Request-Headers", "authorization, es-expectedversion, content-type"}});
+  EXPECT_EQ(pre.result_int(), 200);
+  EXPECT_EQ(pre["Access-Control-Allow-Origin"], "*");
+  std::string methods(pre["Access-Control-Allow-Methods"]);
+  std::string allowed(pre["Access-Control-Allow-Headers"]);
+  for (const char* m : {"POST", "GET", "DELETE", "OPTIONS"}) {
+    EXPECT_NE(methods.find(m), std::string::npos) << m;
+  }
+  for (const char* h : {"Authorization", "Content-Type", "ES-ExpectedVersion", "ES-EventId",
+                        "ES-EventType", "ES-LongPoll", "Kurrent-ExpectedVersion"}) {
+    EXPECT_NE(allowed.find(h), std::string::npos) << h;
+  }
+
+  auto post = web.Do(http::Verb::post, "/streams/cors-s", R"([{"eventId":")" +
+                         Uuid::Random().ToString() + R"(","eventType":"E","data":{"a":1}}])",
+                     {{"Origin", "http://app.example"},
+                      {"Authorization", "Basic YWRtaW46Y2hhbmdlaXQ="},
+                      {"Content-Type", "application/vnd.eventstore.events+json"}});
+  ASSERT_EQ(post.result_int(), 201) << post.body();
+  EXPECT_EQ(post["Access-Control-Allow-Origin"], "*");
+  std::string exposed(post["Access-Control-Expose-Headers"]);
+  for (const char* h : {"Location", "ES-Position", "ES-CurrentVersion"}) {
+    EXPECT_NE(exposed.find(h), std::string::npos) << h;
+  }
+  EXPECT_EQ(post.count("Access-Control-Allow-Headers"), 0u);
+  EXPECT_EQ(post.count("Access-Control-Allow-Methods"), 0u);
+
+  auto get = web.Do(http::Verb::get, "/streams/cors-s/0",
+                    {}, {{"Authorization", "Basic YWRtaW46Y2hhbmdlaXQ="},
+                         {"Accept", "application/json"}});
+  EXPECT_EQ(get.result_int(), 200) << get.body();
+  EXPECT_EQ(get["Access-Control-Allow-Origin"], "*");
+  EXPECT_NE(std::string(get["Access-Control-Expose-Headers"]).find("Location"), std::string::npos);
+}
 
 TEST_F(RemoteConnectionTest, AServerThatStopsAnsweringTimesOutAndIsUsedAgainOnceItAnswers) {
   ASSERT_TRUE(client_->Append("s", kNoStream, {Ev("E", R"({"a":1})")}).ok());

@@ -204,6 +204,24 @@ struct EventStoreService::ReadRequest {
   std::chrono::steady_clock::time_point poll_deadline{};  // zero: no long poll
 };
 
+namespace {
+// What EventStoreDB allows (its own CORS answers): the ES- and the newer Kurrent- headers.
+constexpr const char* kCorsAllowMethods = "POST, DELETE, GET, OPTIONS";
+constexpr const char* kCorsAllowHeaders =
+    "Content-Type, X-Requested-With, X-Forwarded-Host, X-Forwarded-Prefix, X-PINGOTHER, "
+    "Authorization, ES-LongPoll, ES-ExpectedVersion, ES-EventId, ES-EventType, ES-RequireMaster, "
+    "ES-RequireLeader, ES-HardDelete, ES-ResolveLinkTos, Kurrent-LongPoll, Kurrent-ExpectedVersion, "
+    "Kurrent-EventId, Kurrent-EventType, Kurrent-RequireLeader, Kurrent-HardDelete, Kurrent-ResolveLinkTos";
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> EventStoreService::CorsHeaders() {
+  return {
+      {"Access-Control-Allow-Origin", "*"},
+      {"Access-Control-Expose-Headers",
+       "Location, ES-Position, ES-CurrentVersion, Kurrent-Position, Kurrent-CurrentVersion"},
+  };
+}
+
 EventStoreService::EventStoreService(store::Store& store, ServiceOptions options,
                                      http::Registry& metrics)
     : store_(store),
@@ -305,7 +323,10 @@ std::vector<http::Route> EventStoreService::Routes() {
       {Verb::get, "/web/{path*}", hc(&EventStoreService::WebAsset)},
       // CORS pre-flight for browser clients.
       {Verb::options, "/streams/{path*}", http::Handler([](const Exchange&) {
-         return http::MakeResponse(HttpStatus::ok, {}, {});
+         http::Response res = http::MakeResponse(HttpStatus::ok, {}, {});
+         res.set("Access-Control-Allow-Methods", kCorsAllowMethods);
+         res.set("Access-Control-Allow-Headers", kCorsAllowHeaders);
+         return res;
        })},
   };
 }

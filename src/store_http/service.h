@@ -17,6 +17,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/metrics.h"
 #include "http/router.h"
@@ -40,6 +42,13 @@ class EventStoreService {
  public:
   EventStoreService(store::Store& store, ServiceOptions options, http::Registry& metrics);
   ~EventStoreService();
+
+  // The CORS headers of every answer (http::ServerOptions::headers): browsers on other
+  // origins may read the answers and the headers they need (Location, ES-Position, ...).
+  // What a pre-flight needs besides (the methods and request headers allowed) goes on the
+  // OPTIONS answers only: browsers read those two on a pre-flight and nowhere else
+  // (Fetch standard, CORS protocol), and each append and long poll carried ~450 bytes of them.
+  static std::vector<std::pair<std::string, std::string>> CorsHeaders();
 
   // The whole route table of the server.
   std::vector<http::Route> Routes();
