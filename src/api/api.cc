@@ -9,8 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "api/error_mapping.h"
+#include "api/live_contacts.h"
 #include "api/sync_api.h"
 #include "client/time_util.h"
+#include "http/worker_pool.h"
 #include "tracker/events.h"
 #include "tracker/validation.h"
 
@@ -102,31 +104,54 @@ void AnswerWhenApplied(const ApiDeps& d, const std::shared_ptr<PendingWrite>& p,
       may_block);
 }
 
-// The common path of every write: authenticate, parse, run the command, then answer once
-// the event is durable and in the read model. `command(ctx, body, durable)` returns the
-// answer and calls `durable` exactly once when it is ok (see TrackerService::Durable): a
-// create leaves its append running, so this thread is free before the event is durable.
-template <typename Command>
-void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Command&& command) {
-  auto claims = Authenticate(d, ex);
-  if (!claims.ok()) return reply(ErrorFromStatus(claims.status(), ex.request_id));
-  auto body = ParseBody(ex);
-  if (!body.ok()) return reply(ErrorFromStatus(body.status(), ex.request_id));
-  auto if_match = ParseIfMatch(ex);
-  if (!if_match.ok()) return reply(ErrorFromStatus(if_match.status(), ex.request_id));
+// A write's request once authenticated and parsed (PrepareWrite), before its command runs.
+struct PreparedWrite {
   tracker::CommandContext ctx;
-  ctx.user_id = claims->user_id;
-  ctx.request_id = ex.request_id;
-  ctx.if_match = *if_match;
+  json body;
+};
+
+// Authenticates and parses a write; nullopt when it was answered already (an error).
+std::optional<PreparedWrite> PrepareWrite(const ApiDeps& d, const Exchange& ex,
+                                          const http::Reply& reply) {
+  auto claims = Authenticate(d, ex);
+  if (!claims.ok()) {
+    reply(ErrorFromStatus(claims.status(), ex.request_id));
+    return std::nullopt;
+  }
+  auto body = ParseBody(ex);
+  if (!body.ok()) {
+    reply(ErrorFromStatus(body.status(), ex.request_id));
+    return std::nullopt;
+  }
+  auto if_match = ParseIfMatch(ex);
+  if (!if_match.ok()) {
+    reply(ErrorFromStatus(if_match.status(), ex.request_id));
+    return std::nullopt;
+  }
+  PreparedWrite w;
+  w.ctx.user_id = claims->user_id;
+  w.ctx.request_id = ex.request_id;
+  w.ctx.if_match = *if_match;
   std::string_view key = ex.Header("Idempotency-Key");
   if (!key.empty() || ex.request.find("Idempotency-Key") != ex.request.end()) {
     if (!tracker::ValidIdempotencyKey(key)) {
-      return reply(JsonError(S::bad_request,
-                             "Idempotency-Key must be 1-255 visible ASCII characters"));
+      reply(JsonError(S::bad_request, "Idempotency-Key must be 1-255 visible ASCII characters"));
+      return std::nullopt;
     }
-    ctx.idempotency =
-        tracker::MakeIdempotencyContext(ctx.user_id, key, VerbName(ex), ex.path, *body);
+    w.ctx.idempotency =
+        tracker::MakeIdempotencyContext(w.ctx.user_id, key, VerbName(ex), ex.path, *body);
   }
+  w.body = std::move(body).value();
+  return w;
+}
+
+// Runs a prepared write's command, then answers once the event is durable and in the read
+// model. `command(ctx, body, durable)` returns the answer and calls `durable` exactly once
+// when it is ok (see TrackerService::Durable): a create leaves its append running, so this
+// thread is free before the event is durable. `may_block`: false on an I/O thread.
+template <typename Command>
+void RunWrite(const ApiDeps& d, const Exchange& ex, const http::Reply& reply,
+              const PreparedWrite& w, Command&& command, bool may_block) {
   auto p = std::make_shared<PendingWrite>();
   // A standby instance polls the read model for read-your-writes: the command then blocks
   // on this (worker) thread, as the polling does.
@@ -140,7 +165,7 @@ void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Comma
   } else {
     p->missing = 1;  // the command's result only: no `durable`, so the command blocks
   }
-  auto result = command(ctx, *body, std::move(durable));
+  auto result = command(w.ctx, w.body, std::move(durable));
   if (!result.ok()) return reply(ErrorFromStatus(result.status(), ex.request_id));
   p->answer.emplace(JsonOk(result->created ? S::created : S::ok, result->body));
   if (result->body.contains("version")) {
@@ -149,7 +174,27 @@ void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Comma
   p->stream = std::move(result->stream);
   p->number = result->event_number;
   p->replayed = result->replayed;
-  if (p->missing.fetch_sub(1) == 1) AnswerWhenApplied(d, p, ex.request_id, reply, true);
+  if (p->missing.fetch_sub(1) == 1) AnswerWhenApplied(d, p, ex.request_id, reply, may_block);
+}
+
+// The common path of every write that may block (on the worker pool): authenticate, parse,
+// run the command, answer once durable and in the read model.
+template <typename Command>
+void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Command&& command) {
+  auto w = PrepareWrite(d, ex, reply);
+  if (!w) return;
+  RunWrite(d, ex, reply, *w, std::forward<Command>(command), true);
+}
+
+// The live contact a transaction's body names, when LiveContacts knows it (no query).
+std::optional<tracker::Contact> KnownContact(LiveContacts& contacts, const std::string& user_id,
+                                             const json& body) {
+  if (!body.is_object()) return std::nullopt;
+  auto it = body.find("contact_id");
+  if (it == body.end() || !it->is_string()) return std::nullopt;
+  auto id = Uuid::Parse(it->get_ref<const std::string&>());
+  if (!id) return std::nullopt;
+  return contacts.Find(user_id, id->ToString());
 }
 
 // A command that returns once its event is durable.
@@ -217,7 +262,7 @@ std::vector<http::Route> Api::Routes() {
       Route(Verb::delete_, "/api/contacts/{id}", w(&Api::DeleteContact), B),
       Route(Verb::get, "/api/contacts/{id}/events", h(&Api::ContactEvents), B),
       Route(Verb::get, "/api/transactions", h(&Api::ListTransactions), B),
-      Route(Verb::post, "/api/transactions", w(&Api::CreateTransaction), B),
+      Route(Verb::post, "/api/transactions", w(&Api::CreateTransaction)),  // inline: see there
       Route(Verb::get, "/api/transactions/{id}", h(&Api::GetTransaction), B),
       Route(Verb::put, "/api/transactions/{id}", w(&Api::UpdateTransaction), B),
       Route(Verb::delete_, "/api/transactions/{id}", w(&Api::DeleteTransaction), B),
@@ -406,12 +451,43 @@ Response Api::GetTransaction(const Exchange& ex) {
   return WithETag(JsonOk(S::ok, tracker::TransactionView(**t)), (*t)->version);
 }
 
+// Runs on the I/O thread (the route is inline): when nothing before the append can block
+// (no Idempotency-Key to claim, the contact known live without a query, this instance's
+// projector answering read-your-writes from its commits), the command runs right here and
+// its append goes out asynchronously, so no worker thread is woken for the write. Otherwise
+// the command runs on the worker pool, as every other write.
 void Api::CreateTransaction(Exchange ex, http::Reply reply) {
-  Write(d_, ex, reply,
-        [&](const tracker::CommandContext& ctx, const json& body,
-            tracker::TrackerService::Durable durable) {
-          return d_.tracker->CreateTransaction(ctx, body, std::move(durable));
-        });
+  auto w = PrepareWrite(d_, ex, reply);
+  if (!w) return;
+  auto create = [this](const tracker::CommandContext& ctx, const json& body,
+                       tracker::TrackerService::Durable durable) {
+    return d_.tracker->CreateTransaction(ctx, body, std::move(durable));
+  };
+  http::WorkerPool* pool = ex.pool;
+  if (!pool) return RunWrite(d_, ex, reply, *w, create, true);  // no server: may block here
+  std::optional<tracker::Contact> known;
+  if (d_.contacts && !w->ctx.idempotency && !w->ctx.event_id && !w->ctx.aggregate_id &&
+      d_.projector->Active()) {
+    known = KnownContact(*d_.contacts, w->ctx.user_id, w->body);
+  }
+  if (known) {
+    LiveContacts::Pin pin(w->ctx.user_id, *known);  // the lookup answers from it, no query
+    return RunWrite(d_, ex, reply, *w, create, false);
+  }
+  auto job = [this, ex = std::make_shared<Exchange>(std::move(ex)),
+              w = std::make_shared<PreparedWrite>(std::move(*w)), reply, create] {
+    try {
+      RunWrite(d_, *ex, reply, *w, create, true);
+    } catch (const std::exception& e) {
+      spdlog::error("handler POST /api/transactions threw: {}", e.what());
+      reply(JsonError(S::internal_server_error, "Internal server error"));
+    }
+  };
+  if (!pool->TryPost(std::move(job))) {
+    Response res = JsonError(S::service_unavailable, "Server busy, retry later");
+    res.set(http::bhttp::field::retry_after, "1");
+    reply(std::move(res));
+  }
 }
 
 void Api::UpdateTransaction(Exchange ex, http::Reply reply) {

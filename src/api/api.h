@@ -26,11 +26,15 @@
 
 namespace dt::api {
 
+class LiveContacts;
+
 struct ApiDeps {
   client::EventStoreClient* events = nullptr;
   readmodel::ReadModelStore* store = nullptr;
   readmodel::Projector* projector = nullptr;
   tracker::TrackerService* tracker = nullptr;
+  // The live contacts known without a query (remote event store only; else null).
+  LiveContacts* contacts = nullptr;
   tracker::UserService* users = nullptr;
   const tracker::JwtSigner* jwt = nullptr;
   std::chrono::milliseconds read_your_writes_timeout{std::chrono::seconds(5)};

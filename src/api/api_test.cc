@@ -745,6 +745,36 @@ TEST_P(ApiTest, SecondInstanceOnTheSameStoresWaitsThenTakesOverTheProjector) {
   EXPECT_EQ(b->Get("/api/contacts").body.size(), 2u);
 }
 
+// The active instance remembers the live contacts its transactions named (live_contacts.h);
+// a contact deleted or changed through another instance (a standby here) is forgotten once
+// the active one applies that event, so no transaction is booked on a deleted contact.
+TEST_P(ApiTest, AContactDeletedThroughAnotherInstanceTakesNoMoreTransactions) {
+  if (GetParam() != "remote_pg") GTEST_SKIP() << "several instances share a remote store and PostgreSQL";
+  std::string c = NewContact(*alice_, "Shared");
+  std::string other = NewContact(*alice_, "Other");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(alice_->Post("/api/transactions", Tx(c, "lent", 10 + i)).status, 201u);
+    ASSERT_EQ(alice_->Post("/api/transactions", Tx(other, "owed", 5)).status, 201u);
+  }
+  ApiEnv second(*env_, 0);
+  second.Start();
+  auto b = second.Login("alice");
+  ASSERT_FALSE(b->Get("/api/admin/projections/status").body["active"].get<bool>());
+  auto renamed = b->Put("/api/contacts/" + other, {{"name", "Other, renamed"}});
+  ASSERT_EQ(renamed.status, 200u) << renamed.raw;
+  ASSERT_EQ(b->Delete("/api/contacts/" + c).status, 200u);
+  // The standby answered once the read model had the delete, i.e. once the active instance
+  // applied it: its next transaction on that contact is refused at once.
+  auto refused = alice_->Post("/api/transactions", Tx(c, "lent", 1));
+  EXPECT_EQ(refused.status, 404u) << refused.raw;
+  auto kept = alice_->Post("/api/transactions", Tx(other, "owed", 7));
+  EXPECT_EQ(kept.status, 201u) << kept.raw;
+  EXPECT_EQ(alice_->Get("/api/transactions").body.size(), 4u);  // the deleted contact's are hidden
+  EXPECT_EQ(alice_->Get("/api/balances").body["totals"], json({{"IQD", -22}}));
+  // Nor may another user book on a contact that is not theirs, remembered or not.
+  EXPECT_EQ(bob_->Post("/api/transactions", Tx(other, "lent", 1)).status, 404u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, ApiTest,
                          ::testing::Values("sqlite", "pg", "remote_sqlite", "remote_pg"),
                          [](const auto& info) { return info.param; });

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "api/error_mapping.h"
+#include "api/live_contacts.h"
 #include "api/ops_endpoints.h"
 #include "api/sync_api.h"
 #include "api/ws_hub.h"
@@ -94,10 +95,15 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   // (straight from the stream's latest record) costs less than a read-model query: measured
   // with PostgreSQL, the query made each transaction create cost more CPU here and in
   // PostgreSQL.
+  // The live contacts found are remembered until the projector applies a contact's event
+  // (live_contacts.h): most transactions then need no query at all, and can be written
+  // without a worker thread (Api::CreateTransaction).
+  app->projector_ = std::make_unique<readmodel::Projector>(*app->events_, *app->store_);
   tracker::TrackerService::ContactLookup contacts;
   if (config.eventstore_url.rfind("file:", 0) != 0) {
-    contacts = [store = app->store_.get()](const std::string& user_id, const std::string& id) {
-      return store->GetContact(user_id, id);
+    app->contacts_ = std::make_unique<LiveContacts>(*app->store_, *app->projector_);
+    contacts = [live = app->contacts_.get()](const std::string& user_id, const std::string& id) {
+      return live->Get(user_id, id);
     };
   }
   app->tracker_ = std::make_unique<tracker::TrackerService>(*app->events_, std::move(contacts));
@@ -107,13 +113,13 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
     DT_ASSIGN_OR_RETURN(auto created, app->users_->EnsureUsers(accounts));
     for (const auto& name : created) spdlog::info("msg=\"bootstrap user created\" username={}", name);
   }
-  app->projector_ = std::make_unique<readmodel::Projector>(*app->events_, *app->store_);
   app->metrics_ = std::make_unique<http::Registry>();
   ApiDeps deps;
   deps.events = app->events_.get();
   deps.store = app->store_.get();
   deps.projector = app->projector_.get();
   deps.tracker = app->tracker_.get();
+  deps.contacts = app->contacts_.get();
   deps.users = app->users_.get();
   deps.jwt = app->jwt_.get();
   deps.read_your_writes_timeout = config.read_your_writes;
@@ -137,7 +143,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   // The hub reads what was applied from the read model itself (see ws_hub.h); the
   // projector's listener wakes it and tells it how far that is.
   app->projector_->SetAppliedListener(
-      [hub = app->hub_.get()](const std::vector<readmodel::EventRow>& events) {
+      [hub = app->hub_.get(), live = app->contacts_.get()](
+          const std::vector<readmodel::EventRow>& events) {
+        if (live) live->Applied(events);
         hub->Notify(events.empty() ? -1 : events.back().seq);
       });
   SyncDeps sync;

@@ -25,6 +25,7 @@ class UndoService;
 
 namespace dt::api {
 
+class LiveContacts;
 class OpsEndpoints;
 class RealtimeHub;
 class SyncApi;
@@ -49,6 +50,7 @@ class App {
   std::unique_ptr<client::EventStoreClient> events_;
   std::unique_ptr<readmodel::ReadModelStore> store_;
   std::unique_ptr<readmodel::Projector> projector_;
+  std::unique_ptr<LiveContacts> contacts_;  // remote event store only
   std::unique_ptr<tracker::TrackerService> tracker_;
   std::unique_ptr<tracker::UserService> users_;
   std::unique_ptr<tracker::JwtSigner> jwt_;

@@ -32,6 +32,8 @@ using Response = bhttp::response<bhttp::string_body>;
 using HttpStatus = bhttp::status;
 using Verb = bhttp::verb;
 
+class WorkerPool;
+
 struct Exchange {
   Request request;                 // as received (owns its body)
   std::string request_id;          // the client's X-Request-Id if sane, else generated
@@ -45,6 +47,10 @@ struct Exchange {
   // call handlers directly set it to an io_context of their own (or leave it empty for
   // handlers that need none).
   boost::asio::any_io_executor executor;
+  // The server's worker pool, for an inline handler that finds it must block after all
+  // (WorkerPool::TryPost); null when the handler is called without a server (tests): it
+  // may then block where it is.
+  WorkerPool* pool = nullptr;
 
   // Value of a path parameter; "" when the route has no parameter of that name.
   std::string_view Param(std::string_view name) const;

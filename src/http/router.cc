@@ -138,6 +138,7 @@ void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
     return;
   }
   exchange.params = std::move(m.params);
+  exchange.pool = pool;
   const Route* route = m.route;
   if (route->run == Run::kBlocking && pool) {
     // The job owns the exchange; if the queue is full the client is told to retry.

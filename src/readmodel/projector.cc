@@ -102,6 +102,7 @@ Status Projector::EnsureActive() {
   if (active_) return Status::Ok();
   DT_ASSIGN_OR_RETURN(bool got, store_.TryAcquireProjectorLock());
   if (!got) return Status::Conflict("another instance runs the projector");
+  activations_.fetch_add(1, std::memory_order_acq_rel);
   active_ = true;
   std::lock_guard lock(apply_mu_);
   state_loaded_ = false;

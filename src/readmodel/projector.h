@@ -121,6 +121,9 @@ class Projector {
 
   // Holds the projector lock and runs: WhenApplied answers from the projector's commits.
   bool Active() const { return active_ && !stop_; }
+  // How often this instance got the projector lock: a change means another instance may
+  // have applied events meanwhile (what was learned from this one's commits is stale).
+  uint64_t Activations() const { return activations_.load(std::memory_order_acquire); }
 
   // Blocking rebuild (see above). kConflict when one is already running or another
   // instance holds the projector lock. `progress` is called about twice a second.
@@ -159,6 +162,7 @@ class Projector {
   bool state_loaded_ = false;   // GUARDED_BY(apply_mu_)
 
   std::atomic<bool> active_{false};
+  std::atomic<uint64_t> activations_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> rebuilding_{false};
   std::thread thread_;
