@@ -167,8 +167,14 @@ void RunWrite(const ApiDeps& d, const Exchange& ex, const http::Reply& reply,
   }
   auto result = command(w.ctx, w.body, std::move(durable));
   if (!result.ok()) return reply(ErrorFromStatus(result.status(), ex.request_id));
-  p->answer.emplace(JsonOk(result->created ? S::created : S::ok, result->body));
-  if (result->body.contains("version")) {
+  const S status = result->created ? S::created : S::ok;
+  const bool text = !result->body_text.empty();  // holds "version"
+  if (text) {
+    p->answer.emplace(http::JsonResponse(status, std::move(result->body_text)));
+  } else {
+    p->answer.emplace(JsonOk(status, result->body));
+  }
+  if (text || result->body.contains("version")) {
     *p->answer = WithETag(std::move(*p->answer), result->event_number);
   }
   p->stream = std::move(result->stream);

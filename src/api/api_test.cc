@@ -189,6 +189,10 @@ TEST_P(ApiTest, TransactionsAndBalancesPerCurrency) {
   auto got = alice_->Get("/api/transactions/" + tid);
   ASSERT_EQ(got.status, 200u);
   EXPECT_EQ(got.etag, "\"0\"");
+  // The create answered what a read answers, with its version as the ETag.
+  EXPECT_EQ(t1.body, got.body);
+  EXPECT_EQ(t1.etag, "\"0\"");
+  EXPECT_EQ(t1.header("content-type"), got.header("content-type"));
   auto upd = alice_->Put("/api/transactions/" + tid, {{"amount", 30000}, {"description", "rent"}});
   ASSERT_EQ(upd.status, 200u) << upd.raw;
   EXPECT_EQ(upd.body, json({{"id", tid}, {"message", "Transaction updated successfully"}, {"version", 1}}));

@@ -141,6 +141,36 @@ void AppendTransactionJson(std::string& out, const Transaction& t) {
   out += '}';
 }
 
+void AppendTransactionViewUpToVersion(std::string& out, const Transaction& t) {
+  // TransactionToJson's members without user_id, with is_deleted and version, in name order.
+  out += '{';
+  Member(out, "amount");
+  out += std::to_string(t.amount);
+  Member(out, "contact_id");
+  AppendJsonString(out, t.contact_id);
+  Member(out, "created_at");
+  AppendJsonString(out, t.created_at);
+  Member(out, "currency");
+  AppendJsonString(out, t.currency);
+  Member(out, "description");
+  OptString(out, t.description);
+  Member(out, "direction");
+  AppendJsonString(out, t.direction);
+  Member(out, "due_date");
+  OptString(out, t.due_date);
+  Member(out, "id");
+  AppendJsonString(out, t.id);
+  Member(out, "is_deleted");
+  out += t.is_deleted ? "true" : "false";
+  Member(out, "transaction_date");
+  AppendJsonString(out, t.transaction_date);
+  Member(out, "type");
+  AppendJsonString(out, t.type);
+  Member(out, "updated_at");
+  AppendJsonString(out, t.updated_at);
+  Member(out, "version");
+}
+
 bool TransactionFromJson(const json& j, Transaction& out) {
   if (!j.is_object()) return false;
   if (!GetStr(j, "id", out.id) || !GetStr(j, "user_id", out.user_id) ||

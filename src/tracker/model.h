@@ -64,6 +64,10 @@ bool TransactionFromJson(const nlohmann::json& j, Transaction& out);
 nlohmann::json ContactView(const Contact& c, int64_t balance,
                            const std::map<std::string, int64_t>& balances);
 nlohmann::json TransactionView(const Transaction& t);
+// Appends TransactionView(t).dump() without building the tree, all but its last member
+// ("version", which sorts last) and the closing brace: a create's answer is written as text
+// before the number of its event is known (see CommandResult::body_text).
+void AppendTransactionViewUpToVersion(std::string& out, const Transaction& t);
 
 // +amount for lent money, -amount for owed money, 0 for items.
 int64_t SignedAmount(const Transaction& t);

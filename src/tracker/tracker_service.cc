@@ -26,12 +26,25 @@ struct Decision {
   // its answer's body with it.
   std::string text{};
   std::optional<json> body{};
+  // Or its answer's body as text up to the value of its last member, "version" (e.g.
+  // AppendTransactionViewUpToVersion): the event's number and '}' complete it.
+  std::string body_text{};
 };
 
 std::string EventText(const Decision& d) { return d.text.empty() ? d.data.dump() : d.text; }
 
 // The answer for the fresh event `number` the command decided on.
 Result<CommandResult> FreshAnswer(const std::string& stream, int64_t number, Decision& d) {
+  if (!d.body_text.empty()) {
+    CommandResult r;
+    r.stream = stream;
+    r.event_number = number;
+    r.created = true;
+    r.body_text = std::move(d.body_text);
+    r.body_text += std::to_string(number);
+    r.body_text += '}';
+    return r;
+  }
   if (!d.body) return ResultFromEventData(stream, number, d.type, d.data);
   CommandResult r;
   r.stream = stream;
@@ -388,7 +401,12 @@ Result<CommandResult> TrackerService::CreateBlocking(const CommandContext& ctx,
   auto r = store_.Append(stream, client::kNoStream, {pe});
   if (r.ok()) {
     // A fixed event id may have been written by an identical racer: Finish reads it back.
-    if (d.body && !FixedEventId(ctx)) return FreshAnswer(stream, r->last_number, d);
+    if ((d.body || !d.body_text.empty()) && !FixedEventId(ctx)) {
+      DT_ASSIGN_OR_RETURN(CommandResult fresh, FreshAnswer(stream, r->last_number, d));
+      // Callers of the blocking commands (sync, tools) read the answer's tree.
+      if (fresh.body.is_null() && !fresh.body_text.empty()) fresh.body = json::parse(fresh.body_text);
+      return fresh;
+    }
     return Finish(ctx, stream, pe, d.data, r->last_number);
   }
   if (r.status().Is(Code::kWrongExpectedVersion) && FixedEventId(ctx)) {
@@ -534,7 +552,8 @@ Result<CommandResult> TrackerService::CreateTransaction(const CommandContext& ct
                   x += ",\"user_id\":";
                   AppendJsonString(x, ctx.user_id);
                   x += '}';
-                  d.body = TransactionView(t);
+                  d.body_text.reserve(448);
+                  AppendTransactionViewUpToVersion(d.body_text, t);
                   return d;
                 }, std::move(durable));
 }

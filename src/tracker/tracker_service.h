@@ -58,6 +58,10 @@ struct CommandContext {
 struct CommandResult {
   bool created = false;       // 201 rather than 200
   nlohmann::json body;        // the answer
+  // When not empty, the answer as JSON text (a fresh create's, written without building a
+  // tree; it holds "version" = event_number). `body` is then null when the command returned
+  // before its event was durable (TrackerService::Durable), else the same answer.
+  std::string body_text;
   std::string stream;         // where the event went
   int64_t event_number = -1;  // its number: wait for it in the read model
   bool replayed = false;      // answered from an event an earlier request wrote

@@ -167,6 +167,13 @@ TEST(JsonText, StringsAndTransactionsAreWrittenAsNlohmannDumpsThem) {
     std::string expected = "x";
     expected += TransactionToJson(t).dump();
     EXPECT_EQ(out, expected) << variant;
+    // A create's answer: the API's view, written as text up to its version.
+    t.is_deleted = variant == 2;
+    t.version = 7 * variant;
+    std::string view;
+    AppendTransactionViewUpToVersion(view, t);
+    view += std::to_string(t.version) + "}";
+    EXPECT_EQ(view, TransactionView(t).dump()) << variant;
   }
 }
 
