@@ -173,6 +173,70 @@ TEST_P(ReadModelTest, OlderVersionNeverOverwritesNewer) {
   EXPECT_EQ(*v, 3);
 }
 
+// Every kind of text a row may hold comes back as it went in: the characters an array or a
+// JSON literal quotes or escapes, empty strings against NULLs, multi-byte UTF-8, large and
+// negative integers, and a batch whose other tables are empty.
+TEST_P(ReadModelTest, RowsComeBackExactlyAsApplied) {
+  const std::string odd = "a\"b\\c{d},e NULL 'f'\n\t\u00e9\u20ac\U0001F600 ";
+  Contact c = MakeContact("c\"1", "u{1}", odd, 4000000000LL, true);
+  c.username = "";
+  c.phone = std::nullopt;
+  c.email = "NULL";
+  c.notes = std::string(5000, 'x') + odd;
+  Transaction t = MakeTx("t,1", "u{1}", "c\"1", "lent", 999999999999999LL, "\\", odd);
+  t.description = "";
+  t.due_date = std::nullopt;
+  EventRow e;
+  e.seq = 0;
+  e.event_id = "e1";
+  e.stream = "contact-c\"1";
+  e.version = 4000000000LL;
+  e.user_id = "u{1}";
+  e.aggregate_type = "contact";
+  e.aggregate_id = "c\"1";
+  e.event_type = "ContactDeleted";
+  e.data = R"({"name":"a\"b","list":[1,{"x":null}]})" + odd;
+  e.occurred_at = "2024-01-01T00:00:00Z";
+  Batch b;
+  b.contacts = {c};
+  b.transactions = {t};
+  b.settings = {{"u{1}", "k\"}", odd, 7}};
+  b.events = {e};
+  b.balances = {{"u{1}", "c\"1", "\\", -999999999999999LL}};
+  ASSERT_TRUE(store_->Apply(Target::kLive, b, {"p", 1, 0, ""}).ok());
+
+  auto got = store_->GetContact("u{1}", "c\"1");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  EXPECT_EQ((*got)->name, odd);
+  EXPECT_EQ((*got)->username, std::optional<std::string>(""));
+  EXPECT_EQ((*got)->phone, std::nullopt);
+  EXPECT_EQ((*got)->email, std::optional<std::string>("NULL"));
+  EXPECT_EQ((*got)->notes, c.notes);
+  EXPECT_EQ((*got)->version, 4000000000LL);
+  EXPECT_TRUE((*got)->is_deleted);
+  auto tx = store_->GetTransaction("u{1}", "t,1");
+  ASSERT_TRUE(tx.ok() && tx->has_value()) << tx.status().ToString();
+  EXPECT_EQ((*tx)->amount, 999999999999999LL);
+  EXPECT_EQ((*tx)->currency, "\\");
+  EXPECT_EQ((*tx)->transaction_date, odd);
+  EXPECT_EQ((*tx)->description, std::optional<std::string>(""));
+  EXPECT_EQ((*tx)->due_date, std::nullopt);
+  EXPECT_FALSE((*tx)->is_deleted);
+  auto settings = store_->GetSettings("u{1}");
+  ASSERT_TRUE(settings.ok());
+  EXPECT_EQ(*settings, (std::map<std::string, std::string>{{"k\"}", odd}}));
+  auto events = store_->FindEvent("u{1}", "e1");
+  ASSERT_TRUE(events.ok() && events->has_value()) << events.status().ToString();
+  EXPECT_EQ((*events)->data, e.data);
+  EXPECT_EQ((*events)->stream, e.stream);
+  EXPECT_EQ((*events)->version, 4000000000LL);
+  auto bal = store_->Balances("u{1}", "c\"1");
+  ASSERT_TRUE(bal.ok());
+  ASSERT_EQ(bal->size(), 1u);
+  EXPECT_EQ((*bal)[0].currency, "\\");
+  EXPECT_EQ((*bal)[0].amount, -999999999999999LL);
+}
+
 TEST_P(ReadModelTest, RebuildSwapsFreshTablesInAtomically) {
   Batch live;
   live.contacts = {MakeContact("c1", "u1", "live", 0)};
