@@ -439,7 +439,10 @@ Status Projector::Rebuild(const std::function<void(const RebuildProgress&)>& pro
   std::optional<Status> reader_error;
   bool reader_done = false;
   std::atomic<bool> abort{false};
-  const size_t kMaxQueued = 4;
+  // Batches read ahead. Deep enough (~0.3 s of a SQLite writer's work at 5,000 events per
+  // batch) to keep the writer busy while the reader folds and sorts a bulk store's rows
+  // (~0.1-0.2 s per fold): with 4, the SQLite writer waited ~0.1 s at every fold.
+  const size_t kMaxQueued = 16;
 
   auto seconds_since = [](Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
