@@ -31,7 +31,10 @@ inline std::string FreshPgDatabaseUrl() {
   const char* base = PgUrl();
   if (!base) return {};
   std::mt19937_64 rng(std::random_device{}());
-  std::string schema = "t" + std::to_string(::getpid()) + "_" + std::to_string(rng() % 100000000);
+  std::string schema = "t";  // appended, not "t" + ...: g++ 12 -O3 -Wrestrict false positive
+  schema += std::to_string(::getpid());
+  schema += '_';
+  schema += std::to_string(rng() % 100000000);
   PGconn* c = PQconnectdb(base);
   if (PQstatus(c) != CONNECTION_OK) {
     PQfinish(c);
