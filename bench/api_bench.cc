@@ -135,11 +135,28 @@ pid_t PostmasterPid(const std::string& url) {
   return pid;
 }
 
-// User + system CPU seconds of the postmaster `pid` and of its children now (backends that
-// exit meanwhile take theirs with them: dt-server keeps its connections open).
+// User + system CPU seconds of the children a process has waited for (0 when there is none).
+double ReapedChildrenCpuSeconds(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+  auto p = text.rfind(')');
+  unsigned long long cutime = 0, cstime = 0;
+  // Fields after ")": state(3) ... cutime(16) cstime(17).
+  if (p == std::string::npos ||
+      std::sscanf(text.c_str() + p + 2,
+                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu", &cutime,
+                  &cstime) != 2) {
+    return 0;
+  }
+  return static_cast<double>(cutime + cstime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// User + system CPU seconds of the postmaster `pid` and of its children, live ones and those
+// that have exited (autovacuum workers, sessions closed meanwhile: the postmaster waits for
+// them, and their CPU time moves into its children's): a sum that only ever grows.
 double PostgresCpuSeconds(pid_t pid) {
   if (pid <= 0) return 0;
-  double sum = ProcessCpuSeconds(pid);
+  double sum = ProcessCpuSeconds(pid) + ReapedChildrenCpuSeconds(pid);
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
