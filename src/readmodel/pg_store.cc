@@ -260,6 +260,16 @@ int64_t ValInt(PGresult* r, int row, int col) {
   return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
 }
 
+// `v` appended to `out` big-endian (network order), as PostgreSQL's binary formats want it.
+template <typename U>
+void AppendBigEndian(std::string& out, U v) {
+  char b[sizeof(U)];
+  for (size_t i = 0; i < sizeof(U); ++i) {
+    b[i] = static_cast<char>(v >> (8 * (sizeof(U) - 1 - i)));
+  }
+  out.append(b, sizeof b);
+}
+
 // A one-dimensional PostgreSQL array in binary format (what array_recv reads), built element
 // by element: a header (dimensions, flags, element type, then the length and lower bound of
 // the dimension), then per element its length (-1 for NULL) and bytes, integers big-endian.
@@ -312,11 +322,7 @@ class BinaryArray {
   static constexpr size_t kHeader = 20;
   template <typename U>
   void Put(U v) {
-    char b[sizeof(U)];
-    for (size_t i = 0; i < sizeof(U); ++i) {
-      b[i] = static_cast<char>(v >> (8 * (sizeof(U) - 1 - i)));
-    }
-    out_.append(b, sizeof b);
+    AppendBigEndian(out_, v);
   }
   uint32_t type_;
   uint32_t n_ = 0;
@@ -367,11 +373,7 @@ class CopyRows {
                                        '\0', 0, 0, 0, 0, 0, 0, 0, 0};
   template <typename U>
   void Put(U v) {
-    char b[sizeof(U)];
-    for (size_t i = 0; i < sizeof(U); ++i) {
-      b[i] = static_cast<char>(v >> (8 * (sizeof(U) - 1 - i)));
-    }
-    out_.append(b, sizeof b);
+    AppendBigEndian(out_, v);
   }
   std::string out_;
 };

@@ -109,10 +109,9 @@ void OptString(std::string& out, const std::optional<std::string>& v) {
   }
 }
 
-}  // namespace
-
-void AppendTransactionJson(std::string& out, const Transaction& t) {
-  // Members in name order, as nlohmann::json (a std::map) dumps them.
+// The members both transaction forms share, in name order: those before "is_deleted" (with
+// the opening brace) and those from "transaction_date" to "updated_at".
+void TransactionHead(std::string& out, const Transaction& t) {
   out += '{';
   Member(out, "amount");
   out += std::to_string(t.amount);
@@ -130,12 +129,23 @@ void AppendTransactionJson(std::string& out, const Transaction& t) {
   OptString(out, t.due_date);
   Member(out, "id");
   AppendJsonString(out, t.id);
+}
+
+void TransactionTail(std::string& out, const Transaction& t) {
   Member(out, "transaction_date");
   AppendJsonString(out, t.transaction_date);
   Member(out, "type");
   AppendJsonString(out, t.type);
   Member(out, "updated_at");
   AppendJsonString(out, t.updated_at);
+}
+
+}  // namespace
+
+void AppendTransactionJson(std::string& out, const Transaction& t) {
+  // Members in name order, as nlohmann::json (a std::map) dumps them.
+  TransactionHead(out, t);
+  TransactionTail(out, t);
   Member(out, "user_id");
   AppendJsonString(out, t.user_id);
   out += '}';
@@ -143,31 +153,10 @@ void AppendTransactionJson(std::string& out, const Transaction& t) {
 
 void AppendTransactionViewUpToVersion(std::string& out, const Transaction& t) {
   // TransactionToJson's members without user_id, with is_deleted and version, in name order.
-  out += '{';
-  Member(out, "amount");
-  out += std::to_string(t.amount);
-  Member(out, "contact_id");
-  AppendJsonString(out, t.contact_id);
-  Member(out, "created_at");
-  AppendJsonString(out, t.created_at);
-  Member(out, "currency");
-  AppendJsonString(out, t.currency);
-  Member(out, "description");
-  OptString(out, t.description);
-  Member(out, "direction");
-  AppendJsonString(out, t.direction);
-  Member(out, "due_date");
-  OptString(out, t.due_date);
-  Member(out, "id");
-  AppendJsonString(out, t.id);
+  TransactionHead(out, t);
   Member(out, "is_deleted");
   out += t.is_deleted ? "true" : "false";
-  Member(out, "transaction_date");
-  AppendJsonString(out, t.transaction_date);
-  Member(out, "type");
-  AppendJsonString(out, t.type);
-  Member(out, "updated_at");
-  AppendJsonString(out, t.updated_at);
+  TransactionTail(out, t);
   Member(out, "version");
 }
 
