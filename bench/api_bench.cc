@@ -42,6 +42,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#include "proc_cpu.h"
 #include "api/app.h"
 #include "client/test_eventstore_process.h"
 #include "http/test_client.h"
@@ -51,6 +52,8 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using namespace dt::bench;
 
 struct Args {
   double seconds = 5;
@@ -95,79 +98,6 @@ double CpuSeconds(int who) {
   rusage ru{};
   ::getrusage(who, &ru);
   return Seconds(ru.ru_utime) + Seconds(ru.ru_stime);
-}
-
-// User + system CPU seconds of another process (0 when there is none).
-double ProcessCpuSeconds(pid_t pid) {
-  if (pid <= 0) return 0;
-  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (!f) return 0;
-  char buf[1024];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-  if (!p) return 0;
-  unsigned long long utime = 0, stime = 0;
-  // Fields after ")": state(3) ... utime(14) stime(15).
-  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                  &stime) != 2) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// The PostgreSQL server behind `url`: its postmaster's pid (the parent of a backend), or 0.
-pid_t PostmasterPid(const std::string& url) {
-  PGconn* c = PQconnectdb(url.c_str());
-  pid_t pid = 0;
-  if (PQstatus(c) == CONNECTION_OK) {
-    pid_t backend = PQbackendPID(c);
-    std::ifstream st("/proc/" + std::to_string(backend) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-    auto p = text.rfind(')');
-    if (p != std::string::npos) {
-      int ppid = 0;
-      if (std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) == 1) pid = ppid;
-    }
-  }
-  PQfinish(c);
-  return pid;
-}
-
-// User + system CPU seconds of the children a process has waited for (0 when there is none).
-double ReapedChildrenCpuSeconds(pid_t pid) {
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-  auto p = text.rfind(')');
-  unsigned long long cutime = 0, cstime = 0;
-  // Fields after ")": state(3) ... cutime(16) cstime(17).
-  if (p == std::string::npos ||
-      std::sscanf(text.c_str() + p + 2,
-                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu", &cutime,
-                  &cstime) != 2) {
-    return 0;
-  }
-  return static_cast<double>(cutime + cstime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// User + system CPU seconds of the postmaster `pid` and of its children, live ones and those
-// that have exited (autovacuum workers, sessions closed meanwhile: the postmaster waits for
-// them, and their CPU time moves into its children's): a sum that only ever grows.
-double PostgresCpuSeconds(pid_t pid) {
-  if (pid <= 0) return 0;
-  double sum = ProcessCpuSeconds(pid) + ReapedChildrenCpuSeconds(pid);
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream st(e.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-    auto p = text.rfind(')');
-    int ppid = 0;
-    if (p == std::string::npos || std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) != 1) continue;
-    if (ppid == pid) sum += ProcessCpuSeconds(static_cast<pid_t>(std::stoi(name)));
-  }
-  return sum;
 }
 
 struct Session {

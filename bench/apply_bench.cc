@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "proc_cpu.h"
 #include "readmodel/read_model_store.h"
 #include "readmodel/test_databases.h"
 
@@ -31,57 +32,7 @@ using namespace dt::readmodel;
 
 namespace {
 
-// User + system CPU seconds of a process, and with `reaped` also of the children it has waited
-// for (fields 14-15 and 16-17 of /proc/<pid>/stat).
-double ProcessCpuSeconds(pid_t pid, bool reaped = false) {
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-  auto p = text.rfind(')');
-  unsigned long t[4] = {0, 0, 0, 0};
-  if (p == std::string::npos ||
-      std::sscanf(text.c_str() + p + 2,
-                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %lu %lu", &t[0], &t[1],
-                  &t[2], &t[3]) != 4) {
-    return 0;
-  }
-  unsigned long ticks = t[0] + t[1] + (reaped ? t[2] + t[3] : 0);
-  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// The PostgreSQL server behind `url`: its postmaster's pid (the parent of a backend), or 0.
-pid_t PostmasterPid(const std::string& url) {
-  PGconn* c = PQconnectdb(url.c_str());
-  pid_t pid = 0;
-  if (PQstatus(c) == CONNECTION_OK) {
-    std::ifstream st("/proc/" + std::to_string(PQbackendPID(c)) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-    auto p = text.rfind(')');
-    int ppid = 0;
-    if (p != std::string::npos && std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) == 1) {
-      pid = ppid;
-    }
-  }
-  PQfinish(c);
-  return pid;
-}
-
-// The postmaster's CPU and its children's, live ones and those it has waited for (autovacuum
-// workers come and go): a sum that only ever grows.
-double PostgresCpuSeconds(pid_t pid) {
-  if (pid <= 0) return 0;
-  double sum = ProcessCpuSeconds(pid, /*reaped=*/true);
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream st(e.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
-    auto p = text.rfind(')');
-    int ppid = 0;
-    if (p == std::string::npos || std::sscanf(text.c_str() + p + 2, "%*c %d", &ppid) != 1) continue;
-    if (ppid == pid) sum += ProcessCpuSeconds(static_cast<pid_t>(std::stoi(name)));
-  }
-  return sum;
-}
+using namespace dt::bench;
 
 double SelfCpuSeconds() {
   rusage r{};
