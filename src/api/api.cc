@@ -192,6 +192,28 @@ void Write(const ApiDeps& d, const Exchange& ex, const http::Reply& reply, Comma
   RunWrite(d, ex, reply, *w, std::forward<Command>(command), true);
 }
 
+using WriteCommand = std::function<Result<tracker::CommandResult>(
+    const tracker::CommandContext&, const json&, tracker::TrackerService::Durable)>;
+
+const http::ErrorFormat kJsonErrors = JsonError;
+
+// A create's write on the worker pool (503 when its queue is full, 500 if it throws); right
+// here when there is no server (tests calling the handler: the caller's thread may block).
+// `prepared`: the request as already authenticated and parsed, so the pool does not do it
+// again.
+void WriteOnPool(const ApiDeps& d, Exchange ex, http::Reply reply, WriteCommand command,
+                 std::optional<PreparedWrite> prepared = std::nullopt) {
+  http::WorkerPool* pool = ex.pool;
+  std::string name = ex.path;
+  auto job = [&d, ex = std::make_shared<Exchange>(std::move(ex)), command = std::move(command),
+              w = std::move(prepared)](const http::Reply& reply) mutable {
+    if (!w) w = PrepareWrite(d, *ex, reply);
+    if (w) RunWrite(d, *ex, reply, *w, command, true);
+  };
+  if (!pool) return job(reply);
+  http::PostGuarded(*pool, std::move(name), kJsonErrors, std::move(reply), std::move(job));
+}
+
 // The live contact a transaction's body names, when LiveContacts knows it (no query).
 std::optional<tracker::Contact> KnownContact(LiveContacts& contacts, const std::string& user_id,
                                              const json& body) {
@@ -386,7 +408,7 @@ void Api::CreateContact(Exchange ex, http::Reply reply) {
                        tracker::TrackerService::Durable durable) {
     return d_.tracker->CreateContact(ctx, body, std::move(durable));
   };
-  if (!MayWriteHere(ex)) return WriteOnPool(std::move(ex), std::move(reply), create);
+  if (!MayWriteHere(ex)) return WriteOnPool(d_, std::move(ex), std::move(reply), create);
   auto w = PrepareWrite(d_, ex, reply);
   if (!w) return;
   RunWrite(d_, ex, reply, *w, create, false);
@@ -398,24 +420,6 @@ bool Api::MayWriteHere(const Exchange& ex) const {
   constexpr size_t kMaxInlineBody = 16u << 10;
   return ex.pool && ex.request.body().size() <= kMaxInlineBody &&
          ex.request.find("Idempotency-Key") == ex.request.end() && d_.projector->Active();
-}
-
-void Api::WriteOnPool(Exchange ex, http::Reply reply, WriteCommand command) {
-  http::WorkerPool* pool = ex.pool;
-  if (!pool) return Write(d_, ex, reply, command);
-  auto job = [this, ex = std::make_shared<Exchange>(std::move(ex)), reply, command] {
-    try {
-      Write(d_, *ex, reply, command);
-    } catch (const std::exception& e) {
-      spdlog::error("write handler {} threw: {}", ex->path, e.what());
-      reply(JsonError(S::internal_server_error, "Internal server error"));
-    }
-  };
-  if (!pool->TryPost(std::move(job))) {
-    Response res = JsonError(S::service_unavailable, "Server busy, retry later");
-    res.set(http::bhttp::field::retry_after, "1");
-    reply(std::move(res));
-  }
 }
 
 void Api::UpdateContact(Exchange ex, http::Reply reply) {
@@ -498,14 +502,17 @@ void Api::CreateTransaction(Exchange ex, http::Reply reply) {
                        tracker::TrackerService::Durable durable) {
     return d_.tracker->CreateTransaction(ctx, body, std::move(durable));
   };
-  if (!d_.contacts || !MayWriteHere(ex)) return WriteOnPool(std::move(ex), std::move(reply), create);
+  if (!d_.contacts || !MayWriteHere(ex)) {
+    return WriteOnPool(d_, std::move(ex), std::move(reply), create);
+  }
   auto w = PrepareWrite(d_, ex, reply);
   if (!w) return;
   if (auto known = KnownContact(*d_.contacts, w->ctx.user_id, w->body)) {
     LiveContacts::Pin pin(w->ctx.user_id, *known);  // the lookup answers from it, no query
     return RunWrite(d_, ex, reply, *w, create, false);
   }
-  WriteOnPool(std::move(ex), std::move(reply), create);  // the contact needs a query
+  // The contact needs a query: on the pool, with the request as parsed here.
+  WriteOnPool(d_, std::move(ex), std::move(reply), create, std::move(w));
 }
 
 void Api::UpdateTransaction(Exchange ex, http::Reply reply) {

@@ -75,12 +75,8 @@ class Api {
   http::Response ProjectionRebuild(const http::Exchange& ex);
 
  private:
-  using WriteCommand = std::function<Result<tracker::CommandResult>(
-      const tracker::CommandContext&, const nlohmann::json&, tracker::TrackerService::Durable)>;
   // Whether a create may run on the I/O thread it arrived on (see CreateTransaction).
   bool MayWriteHere(const http::Exchange& ex) const;
-  // The write on the worker pool (503 when its queue is full); where it is without a server.
-  void WriteOnPool(http::Exchange ex, http::Reply reply, WriteCommand command);
 
   ApiDeps d_;
 };

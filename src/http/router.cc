@@ -27,26 +27,43 @@ bool IsParam(std::string_view seg) {
   return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
 }
 
-void RunGuarded(const Router& router, const Route& route, Exchange exchange, Reply reply) {
-  try {
-    if (auto* h = std::get_if<Handler>(&route.handler)) {
-      reply((*h)(exchange));
-    } else if (auto* a = std::get_if<AsyncHandler>(&route.handler)) {
-      (*a)(std::move(exchange), reply);
-    } else {
-      reply(router.FormatError(HttpStatus::upgrade_required,
-                               "This resource needs a WebSocket upgrade"));
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("handler {} threw: {}", route.name, e.what());
-    reply(router.FormatError(HttpStatus::internal_server_error, "Internal server error"));
+void RunRoute(const Router& router, const Route& route, Exchange exchange, const Reply& reply) {
+  if (auto* h = std::get_if<Handler>(&route.handler)) {
+    reply((*h)(exchange));
+  } else if (auto* a = std::get_if<AsyncHandler>(&route.handler)) {
+    (*a)(std::move(exchange), reply);
+  } else {
+    reply(router.FormatError(HttpStatus::upgrade_required,
+                             "This resource needs a WebSocket upgrade"));
   }
 }
 
 }  // namespace
 
+Response FormatErrorWith(const ErrorFormat& format, HttpStatus status, std::string_view message) {
+  return format ? format(status, message) : ErrorResponse(status, message);
+}
+
+void AnswerThrew(std::string_view name, const std::exception& e, const ErrorFormat& format,
+                 const Reply& reply) {
+  spdlog::error("handler {} threw: {}", name, e.what());
+  reply(FormatErrorWith(format, HttpStatus::internal_server_error, "Internal server error"));
+}
+
+void PostGuarded(WorkerPool& pool, std::string name, const ErrorFormat& format, Reply reply,
+                 std::function<void(const Reply&)> job) {
+  bool posted = pool.TryPost([name = std::move(name), &format, reply, job = std::move(job)] {
+    RunGuarded(name, format, reply, [&] { job(reply); });
+  });
+  if (!posted) {
+    Response res = FormatErrorWith(format, HttpStatus::service_unavailable, "Server busy, retry later");
+    res.set(bhttp::field::retry_after, "1");
+    reply(std::move(res));
+  }
+}
+
 Response Router::FormatError(HttpStatus status, std::string_view message) const {
-  return error_format_ ? error_format_(status, message) : ErrorResponse(status, message);
+  return FormatErrorWith(error_format_, status, message);
 }
 
 Router::Router(std::vector<Route> routes, ErrorFormat error_format)
@@ -141,16 +158,14 @@ void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
   exchange.pool = pool;
   const Route* route = m.route;
   if (route->run == Run::kBlocking && pool) {
-    // The job owns the exchange; if the queue is full the client is told to retry.
+    // The job owns the exchange.
     auto ex = std::make_shared<Exchange>(std::move(exchange));
-    if (!pool->TryPost([this, route, ex, reply] { RunGuarded(*this, *route, std::move(*ex), reply); })) {
-      Response res = FormatError(HttpStatus::service_unavailable, "Server busy, retry later");
-      res.set(bhttp::field::retry_after, "1");
-      reply(std::move(res));
-    }
+    PostGuarded(*pool, route->name, error_format_, std::move(reply),
+                [this, route, ex](const Reply& r) { RunRoute(*this, *route, std::move(*ex), r); });
     return;
   }
-  RunGuarded(*this, *route, std::move(exchange), std::move(reply));
+  RunGuarded(route->name, error_format_, reply,
+             [&] { RunRoute(*this, *route, std::move(exchange), reply); });
 }
 
 Response Router::Call(Exchange exchange, std::chrono::milliseconds wait) const {

@@ -17,6 +17,7 @@
 // Lifetime: the Router must outlive the Server using it and every pending Reply.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,31 @@ struct Route {
 // when busy, 500 when a handler threw, and the server's 408/413/431): a JSON API passes
 // one that answers {"error": message}. Null: ErrorResponse (plain text).
 using ErrorFormat = std::function<Response(HttpStatus status, std::string_view message)>;
+
+// Formats an error with `format` (null: ErrorResponse, plain text).
+Response FormatErrorWith(const ErrorFormat& format, HttpStatus status, std::string_view message);
+
+// Logs that the handler `name` threw `e` and answers 500 through `reply`.
+void AnswerThrew(std::string_view name, const std::exception& e, const ErrorFormat& format,
+                 const Reply& reply);
+
+// Runs `job`, which answers through `reply`; if it throws, the exception is logged under
+// `name` and `reply` answers 500.
+template <typename Job>
+void RunGuarded(std::string_view name, const ErrorFormat& format, const Reply& reply, Job&& job) {
+  try {
+    job();
+  } catch (const std::exception& e) {
+    AnswerThrew(name, e, format, reply);
+  }
+}
+
+// Runs `job(reply)` on `pool` under RunGuarded; when the queue is full (or the pool has
+// stopped) answers 503 with Retry-After: 1 at once instead. This is how every blocking
+// route and every handler that moves its work onto the pool itself gets there. `format`
+// must outlive the job.
+void PostGuarded(WorkerPool& pool, std::string name, const ErrorFormat& format, Reply reply,
+                 std::function<void(const Reply&)> job);
 
 class Router {
  public:

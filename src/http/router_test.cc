@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
+
+#include "http/worker_pool.h"
 
 namespace dt::http {
 namespace {
@@ -97,6 +100,52 @@ TEST(RouterTest, ThrowingHandlerIs500AndForgottenReplyIs500) {
   Router r = TestRouter();
   EXPECT_EQ(r.Call(Ex(Verb::get, "/throws")).result(), HttpStatus::internal_server_error);
   EXPECT_EQ(r.Call(Ex(Verb::get, "/forgets")).result(), HttpStatus::internal_server_error);
+}
+
+// PostGuarded: the job runs on a pool thread and answers there; a job that throws answers
+// 500 and a full queue 503 with Retry-After, both in the caller's error format.
+TEST(RouterTest, PostGuardedRunsOnThePoolAndAnswersBusyAndThrowsInTheGivenFormat) {
+  const ErrorFormat format = [](HttpStatus status, std::string_view message) {
+    return MakeResponse(status, "E:" + std::string(message));
+  };
+  WorkerPool pool(1, 1);
+  auto answer = [&](std::function<void(const Reply&)> job) {
+    auto p = std::make_shared<std::promise<Response>>();
+    auto f = p->get_future();
+    PostGuarded(pool, "/job", format, Reply([p](Response r) { p->set_value(std::move(r)); }),
+                std::move(job));
+    return f;
+  };
+  const auto caller = std::this_thread::get_id();
+  Response ran = answer([&](const Reply& reply) {
+                   reply(MakeResponse(HttpStatus::ok,
+                                      std::this_thread::get_id() == caller ? "caller" : "pool"));
+                 }).get();
+  EXPECT_EQ(ran.body(), "pool");
+  Response threw = answer([](const Reply&) { throw std::runtime_error("boom"); }).get();
+  EXPECT_EQ(threw.result(), HttpStatus::internal_server_error);
+  EXPECT_EQ(threw.body(), "E:Internal server error");
+
+  // Hold the one thread, fill the one queue slot: the next job is refused at once.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> started;
+  auto held = answer([&](const Reply& reply) {
+    started.set_value();
+    released.wait();
+    reply(MakeResponse(HttpStatus::ok, "held"));
+  });
+  started.get_future().wait();
+  auto queued = answer([](const Reply& reply) { reply(MakeResponse(HttpStatus::ok, "queued")); });
+  auto refused = answer([](const Reply& reply) { reply(MakeResponse(HttpStatus::ok, "ran")); });
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  Response busy = refused.get();
+  EXPECT_EQ(busy.result(), HttpStatus::service_unavailable);
+  EXPECT_EQ(busy.body(), "E:Server busy, retry later");
+  EXPECT_EQ(busy[bhttp::field::retry_after], "1");
+  release.set_value();
+  EXPECT_EQ(held.get().body(), "held");
+  EXPECT_EQ(queued.get().body(), "queued");
 }
 
 TEST(ExchangeTest, QueryParametersAreDecoded) {
