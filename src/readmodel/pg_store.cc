@@ -611,6 +611,7 @@ class PgStore final : public ReadModelStore {
   Status Apply(Target target, const Batch& b, const ProjectionState& state) override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
+    DT_RETURN_IF_ERROR(CheckLockKept());
     PGconn* c = writer_.get();
     // Upserts need the keys: a rebuild that skipped the bulk phase gets them now.
     if (target == Target::kRebuild) {
@@ -697,6 +698,7 @@ class PgStore final : public ReadModelStore {
   Status FinishRebuild() override {
     std::lock_guard lock(write_mu_);
     DT_RETURN_IF_ERROR(EnsureWriter());
+    DT_RETURN_IF_ERROR(CheckLockKept());
     PGconn* c = writer_.get();
     {
       std::lock_guard bulk_lock(bulk_mu_);
@@ -742,6 +744,7 @@ class PgStore final : public ReadModelStore {
     DT_ASSIGN_OR_RETURN(PgResult r,
                         Exec(writer_.get(), kTryProjectorLock, {std::to_string(kProjectorLockClass)}));
     locked_ = Val(r.get(), 0, 0) == "t";
+    if (locked_) lock_lost_ = false;
     return locked_;
   }
 
@@ -751,6 +754,7 @@ class PgStore final : public ReadModelStore {
       (void)Exec(writer_.get(), kUnlockProjector, {std::to_string(kProjectorLockClass)});
     }
     locked_ = false;
+    lock_lost_ = false;
   }
 
   // ---- queries
@@ -858,7 +862,9 @@ class PgStore final : public ReadModelStore {
  private:
   Status EnsureWriter() {
     if (writer_ && PQstatus(writer_.get()) == CONNECTION_OK) return Status::Ok();
-    locked_ = false;  // a lost session lost its advisory lock with it
+    // A lost session lost its advisory lock with it: another instance may hold it now.
+    if (locked_) lock_lost_ = true;
+    locked_ = false;
     auto c = Connect();
     if (!c.ok()) return c.status();
     writer_ = std::move(c).value();
@@ -867,6 +873,16 @@ class PgStore final : public ReadModelStore {
     // database crash is lost together with its checkpoint (same transaction), so the
     // projector simply applies it again from the event store. Saves a flush per batch.
     return Exec(writer_.get(), "SET synchronous_commit = off").status();
+  }
+
+  // The projector's writes (a batch, a rebuild's swap) need the lock it took: when the
+  // session holding it was lost (a query of another caller on the writer session saw it
+  // first, so EnsureWriter opened a new one), they fail until the projector takes the lock
+  // again, rather than apply beside the instance that may hold it now.
+  Status CheckLockKept() const {
+    if (!lock_lost_) return Status::Ok();
+    return Status::Unavailable(
+        "the database session holding the projector lock was lost; the lock must be taken again");
   }
 
   Result<ProjectionState> LoadStateLocked(bool rebuild) {
@@ -1297,6 +1313,9 @@ class PgStore final : public ReadModelStore {
   BulkState bulk_;       // GUARDED_BY(bulk_mu_)
   PgConn writer_;        // GUARDED_BY(write_mu_)
   bool locked_ = false;  // GUARDED_BY(write_mu_): writer_'s session holds the projector lock
+  // GUARDED_BY(write_mu_): the session that held the projector lock was lost and the lock
+  // has not been taken (or released) since.
+  bool lock_lost_ = false;
   bool prepared_[2] = {false, false};  // GUARDED_BY(write_mu_): writer_ has the live / rebuild
                                        // batch statement (ApplyLocked) prepared
   std::mutex pool_mu_;

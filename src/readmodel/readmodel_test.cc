@@ -337,6 +337,48 @@ TEST_P(ReadModelTest, ProjectorLockIsExclusiveAndTakenOverWhenReleased) {
   EXPECT_TRUE(*c);
 }
 
+// PostgreSQL: the projector lock lives with the writer session. When that session is lost
+// and another caller's query on it notices first (so the next write opens a new session
+// without the lock), the projector's write must fail rather than apply beside the instance
+// that may hold the lock now; it writes again once it has taken the lock again.
+TEST_P(ReadModelTest, AStoreThatLostItsLockedSessionWritesNothingUntilItTakesTheLockAgain) {
+  if (GetParam() != "pg") GTEST_SKIP() << "SQLite's lock is the file's, held while it is open";
+  ASSERT_TRUE(*store_->TryAcquireProjectorLock());
+  {
+    // Ends the session holding this schema's projector lock, as a database restart would.
+    PGconn* c = PQconnectdb(db_.url.c_str());
+    ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    const std::string q =
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND granted AND classid = " +
+        std::to_string(kProjectorLockClass) +
+        "::bigint::oid AND objid = (hashtext(current_schema())::bigint & 4294967295)::oid";
+    PGresult* r = PQexec(c, q.c_str());
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
+    EXPECT_STREQ(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    PQfinish(c);
+  }
+  (void)store_->RebuildInProgress();  // another caller on the writer session sees it lost
+  Batch b;
+  b.contacts = {MakeContact("c1", "u1", "while lost", 0)};
+  Status refused = store_->Apply(Target::kLive, b, {"p1", 1, 0, ""});
+  EXPECT_TRUE(refused.Is(Code::kUnavailable)) << refused.ToString();
+  EXPECT_FALSE(store_->GetContact("u1", "c1")->has_value());
+
+  auto second = OpenReadModelStore(db_.url);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(*(*second)->TryAcquireProjectorLock());  // the lock was free: another takes it
+  EXPECT_FALSE(*store_->TryAcquireProjectorLock());
+  EXPECT_FALSE(store_->Apply(Target::kLive, b, {"p1", 1, 0, ""}).ok());
+  (*second)->ReleaseProjectorLock();
+  ASSERT_TRUE(*store_->TryAcquireProjectorLock());
+  ASSERT_TRUE(store_->Apply(Target::kLive, b, {"p1", 1, 0, ""}).ok());
+  auto c = store_->GetContact("u1", "c1");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->name, "while lost");
+}
+
 TEST_P(ReadModelTest, SchemaIsCreatedOnceAndReopenKeepsData) {
   Batch b;
   b.contacts = {MakeContact("c1", "u1", "kept", 0)};
