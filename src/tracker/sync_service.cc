@@ -168,9 +168,16 @@ Result<SyncOutcome> SyncService::ApplyOne(const std::string& user_id,
   if (!claim) {
     // Refuse what cannot apply before claiming, so a refused id stays free.
     DT_ASSIGN_OR_RETURN(std::optional<SyncOutcome> refused, Precheck(user_id, e));
-    if (refused) return std::move(*refused);
-    DT_ASSIGN_OR_RETURN(bool mine, Claim(user_id, request_id, e));
-    if (!mine) {
+    if (refused) {
+      // An identical racer may have claimed and written this very event since the claim was
+      // read (its aggregate then "exists"): that is this event, accepted, not a conflict.
+      DT_ASSIGN_OR_RETURN(claim, ReadClaim(claim_stream, e));
+      if (!claim) return std::move(*refused);
+    } else {
+      DT_ASSIGN_OR_RETURN(bool mine, Claim(user_id, request_id, e));
+      claim = mine;
+    }
+    if (!*claim) {
       return Conflict(e, "id_reused", "event id " + e.id.ToString() + " was already used for a different event");
     }
   }

@@ -4,6 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+#include "client/in_process_client.h"
+
 #include "tracker/idempotency.h"
 #include "tracker/sync_digest.h"
 #include "tracker/sync_format.h"
@@ -13,6 +19,93 @@ namespace dt::tracker {
 namespace {
 
 using json = nlohmann::json;
+
+// The real in-process engine, with a hook that runs once just before the first backward
+// read of a stream whose name starts with a given prefix: it lets a test run a racer's
+// whole request at that exact point of another request.
+class HookedClient final : public client::EventStoreClient {
+ public:
+  explicit HookedClient(client::EventStoreClient& real) : real_(real) {}
+  std::string prefix;
+  std::function<void()> before;
+
+  Result<client::AppendResult> Append(std::string_view stream, int64_t expected,
+                                      std::vector<client::ProposedEvent> events) override {
+    return real_.Append(stream, expected, std::move(events));
+  }
+  Result<client::StreamPage> ReadStreamForward(std::string_view stream, int64_t from,
+                                               size_t max_count) override {
+    return real_.ReadStreamForward(stream, from, max_count);
+  }
+  Result<client::StreamPage> ReadStreamBackward(std::string_view stream, int64_t from,
+                                                size_t max_count) override {
+    if (before && stream.starts_with(prefix)) std::exchange(before, nullptr)();
+    return real_.ReadStreamBackward(stream, from, max_count);
+  }
+  Result<client::AllPage> ReadAllForward(const client::AllPosition& from, size_t max_count,
+                                         std::chrono::milliseconds long_poll) override {
+    return real_.ReadAllForward(from, max_count, long_poll);
+  }
+  Result<client::AllPosition> ReadHead() override { return real_.ReadHead(); }
+  std::string Describe() const override { return real_.Describe(); }
+
+ private:
+  client::EventStoreClient& real_;
+};
+
+// Two identical offline events racing: the second request read "no claim yet", then the
+// first claimed and wrote the event before the second's check of the aggregate. The second
+// must answer the event accepted (it is the same event), not "exists".
+TEST(SyncService, AnIdenticalRacerWritingBetweenClaimReadAndCheckIsAccepted) {
+  std::string dir = (std::filesystem::temp_directory_path() / "dt-sync-race-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  {
+    auto real = client::InProcessClient::Open(dir + "/es");
+    ASSERT_TRUE(real.ok()) << real.status().ToString();
+    TrackerService tracker(**real);
+    SyncService first(**real, tracker);
+    HookedClient hooked(**real);
+    TrackerService hooked_tracker(hooked);
+    SyncService second(hooked, hooked_tracker);
+
+    const std::string contact = "0b7e6d0c-1111-4000-8000-00000000c0c0";
+    auto batch = ParseOfflineBatch(json::array(
+        {{{"id", "0b7e6d0c-1111-4000-8000-000000000e01"},
+          {"aggregate_type", "contact"},
+          {"aggregate_id", contact},
+          {"event_type", "CREATED"},
+          {"event_data", {{"name", "Raced"}}}},
+         {{"id", "0b7e6d0c-1111-4000-8000-000000000e02"},
+          {"aggregate_type", "transaction"},
+          {"aggregate_id", "0b7e6d0c-1111-4000-8000-0000000007a1"},
+          {"event_type", "CREATED"},
+          {"event_data",
+           {{"contact_id", contact}, {"type", "money"}, {"direction", "lent"}, {"amount", 12},
+            {"transaction_date", "2024-05-01"}}}}}));
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_TRUE(first.Apply("u1", "r0", {(*batch)[0]}).ok());
+
+    bool raced = false;
+    hooked.prefix = "transaction-";
+    hooked.before = [&] {
+      auto r = first.Apply("u1", "r1", {(*batch)[1]});
+      raced = r.ok() && r->size() == 1 && (*r)[0].accepted && (*r)[0].written;
+    };
+    auto r = second.Apply("u1", "r2", {(*batch)[1]});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(raced);
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_TRUE((*r)[0].accepted) << (*r)[0].reason << ": " << (*r)[0].error;
+    EXPECT_FALSE((*r)[0].written);
+    EXPECT_EQ((*r)[0].stream, "transaction-0b7e6d0c-1111-4000-8000-0000000007a1");
+    EXPECT_EQ((*r)[0].event_number, 0);
+    // One event in the aggregate's stream: the racer's.
+    auto page = (*real)->ReadStreamForward((*r)[0].stream, 0, 10);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->events.size(), 1u);
+  }
+  std::filesystem::remove_all(dir);
+}
 
 json ContactState(const std::string& name) {
   return {{"id", "7d3c1b2a-0000-4000-8000-000000000001"},
