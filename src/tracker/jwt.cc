@@ -126,6 +126,25 @@ std::string JwtSigner::Issue(const std::string& user_id, const std::string& user
 }
 
 Result<TokenClaims> JwtSigner::Verify(std::string_view token) const {
+  {
+    std::lock_guard lock(mu_);
+    auto it = verified_.find(token);
+    if (it != verified_.end()) {
+      if (it->second.exp > NowSeconds()) return it->second;
+      verified_.erase(it);
+      return Status(Code::kUnauthenticated, "token expired");
+    }
+  }
+  auto claims = Check(token);
+  if (claims.ok()) {
+    std::lock_guard lock(mu_);
+    if (verified_.size() >= kRememberedTokens) verified_.clear();
+    verified_.emplace(std::string(token), *claims);
+  }
+  return claims;
+}
+
+Result<TokenClaims> JwtSigner::Check(std::string_view token) const {
   auto bad = [](const char* why) { return Status(Code::kUnauthenticated, why); };
   if (token.size() > 4096) return bad("token too long");
   auto d1 = token.find('.');

@@ -1,6 +1,9 @@
 // Unit tests of the domain's pure parts: validation, dates, tokens, passwords, idempotency
 // fingerprints, bootstrap accounts, the fast event reader against the nlohmann path.
 #include <gtest/gtest.h>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -339,6 +342,50 @@ TEST(Jwt, IssuedTokensVerifyAndForgedOrExpiredOnesDoNot) {
   EXPECT_FALSE(signer.Verify(expired.Issue("user-1", "alice")).ok());
   EXPECT_FALSE(signer.Verify("garbage").ok());
   EXPECT_FALSE(signer.Verify("a.b.c").ok());
+}
+
+// Verify remembers accepted tokens: a token accepted before is accepted again with the same
+// claims, until it expires; a token differing in any byte from a remembered one is checked in
+// full; past the bound the earlier tokens are checked again and still accepted.
+TEST(Jwt, RememberedTokensStillExpireAndForgeriesOfThemAreRefused) {
+  JwtSigner signer("a-secret-of-sufficient-length", 1);
+  std::string token = signer.Issue("user-1", "alice");
+  ASSERT_TRUE(signer.Verify(token).ok());
+  auto again = signer.Verify(token);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->user_id, "user-1");
+  EXPECT_EQ(again->username, "alice");
+  for (size_t i = 0; i + 1 < token.size(); i += 7) {  // not the last: it has unused bits
+    std::string forged = token;
+    forged[i] = forged[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(signer.Verify(forged).ok()) << i;
+  }
+  EXPECT_FALSE(signer.Verify(token + "x").ok());
+  EXPECT_FALSE(signer.Verify(token.substr(0, token.size() - 1)).ok());
+
+  JwtSigner many("a-secret-of-sufficient-length", 60);
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < JwtSigner::kRememberedTokens + 10; ++i) {
+    tokens.push_back(many.Issue("user-" + std::to_string(i), "u"));
+    ASSERT_TRUE(many.Verify(tokens.back()).ok());
+  }
+  for (size_t i = 0; i < tokens.size(); i += 97) {
+    auto c = many.Verify(tokens[i]);
+    ASSERT_TRUE(c.ok()) << i;
+    EXPECT_EQ(c->user_id, "user-" + std::to_string(i));
+  }
+
+  // exp is in whole seconds: wait until the remembered token's second has passed.
+  const int64_t exp = again->exp;
+  while (std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() < exp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto late = signer.Verify(token);
+  ASSERT_FALSE(late.ok());
+  EXPECT_TRUE(late.status().Is(Code::kUnauthenticated));
+  EXPECT_FALSE(signer.Verify(token).ok());  // also once it is no longer remembered
 }
 
 // The signature is RFC 2104's HMAC-SHA256 (as OpenSSL's one-shot HMAC computes it), also
