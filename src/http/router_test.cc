@@ -56,6 +56,21 @@ TEST(RouterTest, RestParameterTakesTheRemainingPath) {
   Router r = TestRouter();
   EXPECT_EQ(r.Call(Ex(Verb::get, "/web/js/app.js")).body(), "file=js/app.js");
   EXPECT_EQ(r.Call(Ex(Verb::get, "/web/")).body(), "file=");
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/web")).body(), "file=");
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/web/a//b%2Fc/")).body(), "file=a//b/c/");
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/web/a/%4")).result(), HttpStatus::bad_request);
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/web/a/%4g")).result(), HttpStatus::bad_request);
+}
+
+// A malformed escape in a segment a route would take as a parameter is a 400 even when the
+// method is not the route's (the path could not be read), and a route whose literal segment
+// differs never sees the escape.
+TEST(RouterTest, MalformedEscapesAre400WhateverTheMethod) {
+  Router r = TestRouter();
+  EXPECT_EQ(r.Call(Ex(Verb::delete_, "/streams/%zz")).result(), HttpStatus::bad_request);
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/streams/%2")).result(), HttpStatus::bad_request);
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/streams/a%41b/%31/forward/2%30")).body(), "1+20");
+  EXPECT_EQ(r.Call(Ex(Verb::get, "/streams/a/1/backward/%zz")).result(), HttpStatus::not_found);
 }
 
 TEST(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
