@@ -66,6 +66,31 @@ std::string FormatRfc3339Micros(int64_t micros) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
+  if (y >= 0 && y <= 9999) {
+    // Written digit by digit: snprintf was ~3.5k instructions, and every write and every
+    // projector batch formats a time.
+    std::string out(27, '0');
+    auto put = [&out](size_t at, int64_t v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) {
+        out[at + static_cast<size_t>(i)] = static_cast<char>('0' + v % 10);
+      }
+    };
+    put(0, y, 4);
+    out[4] = '-';
+    put(5, m, 2);
+    out[7] = '-';
+    put(8, d, 2);
+    out[10] = 'T';
+    put(11, rem / 3600, 2);
+    out[13] = ':';
+    put(14, rem / 60 % 60, 2);
+    out[16] = ':';
+    put(17, rem % 60, 2);
+    out[19] = '.';
+    put(20, frac, 6);
+    out[26] = 'Z';
+    return out;
+  }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),

@@ -323,6 +323,25 @@ TEST(Dates, AcceptDatesAndDateTimesKeepingTheDate) {
   auto us = ParseRfc3339Micros("2024-01-02T03:04:05.678901Z");
   ASSERT_TRUE(us);
   EXPECT_EQ(FormatRfc3339Micros(*us), "2024-01-02T03:04:05.678901Z");
+  EXPECT_EQ(FormatRfc3339Micros(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(FormatRfc3339Micros(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339Micros(951782400123456), "2000-02-29T00:00:00.123456Z");
+  EXPECT_EQ(FormatRfc3339Micros(-62135596800000000), "0001-01-01T00:00:00.000000Z");
+  EXPECT_EQ(FormatRfc3339Micros(253402300799999999), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339Micros(253402300800000000), "10000-01-01T00:00:00.000000Z");
+  // Every format parses back to the same instant, across leap days, months and centuries.
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const int64_t t = static_cast<int64_t>(x % 253402300800000000ull) - 62135596800000000;
+    const std::string text = FormatRfc3339Micros(t);
+    ASSERT_EQ(text.size(), 27u) << t;
+    auto back = ParseRfc3339Micros(text);
+    ASSERT_TRUE(back) << text;
+    ASSERT_EQ(*back, t) << text;
+  }
   EXPECT_EQ(*ParseRfc3339Micros("1970-01-01T01:00:00+01:00"), 0);
 }
 
