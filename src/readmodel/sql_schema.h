@@ -30,8 +30,7 @@ inline constexpr const char* kFillBalances =
     "GROUP BY user_id, contact_id, currency";
 
 // The tables (with their primary keys) and, separately, their secondary indexes: a rebuild
-// loads the tables first and builds the indexes once at the end (SQLite: all but
-// kEventsUserIndex).
+// loads the tables first and builds the indexes once at the end.
 inline constexpr const char* kCreateTables[] = {
     "CREATE TABLE contacts{s} (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, "
     "username TEXT, phone TEXT, email TEXT, notes TEXT, created_at TEXT NOT NULL, "
@@ -55,11 +54,6 @@ inline constexpr const char* kCreateIndexes[] = {
     "CREATE INDEX IF NOT EXISTS transactions_user_g{g} ON transactions{s} (user_id, transaction_date)",
     "CREATE INDEX IF NOT EXISTS events_user_g{g} ON events{s} (user_id, seq)",
 };
-// The audit trail's index (in kCreateIndexes): SQLite's rebuild creates it with the tables,
-// not at the end (see SqliteStore::BeginRebuild).
-inline constexpr size_t kEventsUserIndex = 2;
-static_assert(std::string_view(kCreateIndexes[kEventsUserIndex]).find(" ON events{s} ") !=
-              std::string_view::npos);
 
 // Staging tables of a rebuild's bulk phase (PostgreSQL): the row tables without any key,
 // written append-only; FinishBulk folds them into the *_rebuild tables.

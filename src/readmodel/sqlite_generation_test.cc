@@ -275,6 +275,26 @@ TEST_F(SqliteGenerationTest, IndexesSortedInSeveralRunsHoldEveryRow) {
     name += pad;
     b.contacts.push_back(MakeContact(id, name, 0));
   }
+  // The audit trail's rows, for two users (its index is built at the end as well).
+  constexpr int kEvents = 2000;
+  auto named = [](const char* prefix, int i) {
+    std::string out = prefix;
+    out += std::to_string(i);
+    return out;
+  };
+  for (int i = 0; i < kEvents; ++i) {
+    EventRow e;
+    e.seq = i;
+    e.event_id = named("e", i);
+    e.stream = named("contact-c", i);
+    e.user_id = i % 2 ? "u1" : "u2";
+    e.aggregate_type = "contact";
+    e.aggregate_id = named("c", i);
+    e.event_type = "ContactCreated";
+    e.data = "{}";
+    e.occurred_at = "2024-01-01T00:00:00.000000Z";
+    b.events.push_back(std::move(e));
+  }
   ProjectionState next = *st;
   next.position = "p-runs";
   next.events_applied = kContacts;
@@ -306,6 +326,13 @@ TEST_F(SqliteGenerationTest, IndexesSortedInSeveralRunsHoldEveryRow) {
   EXPECT_EQ(text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
                  "AND name LIKE 'contacts_user_g%'"),
             "1");
+  EXPECT_EQ(text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+                 "AND name LIKE 'events_user_g%'"),
+            "1");
+  auto tail = store_->EventsAfter("u1", 1990, "", 100);
+  ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+  ASSERT_EQ(tail->size(), 5u);  // u1's: 1991, 1993, 1995, 1997, 1999
+  EXPECT_EQ((*tail)[0].seq, 1991);
   // The first name in the index's order, read through the index.
   EXPECT_EQ(text("SELECT name FROM contacts WHERE user_id = 'u1' ORDER BY user_id, name LIMIT 1"),
             std::string("0") + pad);

@@ -332,8 +332,7 @@ class SqliteStore final : public ReadModelStore {
   }
 
   // The new generation's file <path>.g<N>, next to the live one: tables with their primary
-  // keys and the audit trail's index only (the other secondary indexes come in FinishBulk),
-  // its own projection_state.
+  // keys only (the secondary indexes come in FinishBulk), its own projection_state.
   Status BeginRebuild() override {
     std::lock_guard lock(rebuild_mu_);
     DropRebuildLocked();
@@ -361,12 +360,9 @@ class SqliteStore final : public ReadModelStore {
       for (const char* q : sql::kCreateTables) {
         DT_RETURN_IF_ERROR(rebuild_->Exec(sql::Render(q, "", gen, kIntKey)));
       }
-      // The audit trail's index is kept while the rows load instead of built at the end: its
-      // rows come in seq order, and inserting each key as it comes costs less than sorting
-      // them all afterwards on one core while the reader thread idles (rebuild_bench: about
-      // +12 % events/s). The other indexes are built at the end (FinishBulk).
-      DT_RETURN_IF_ERROR(
-          rebuild_->Exec(sql::Render(sql::kCreateIndexes[sql::kEventsUserIndex], "", 0)));
+      // The secondary indexes, the audit trail's too, are built at the end (FinishBulk), when
+      // SQLite's helper thread sorts while the writer thread merges: kept while the rows
+      // loaded, the audit trail's index cost the writer thread (the bottleneck) more CPU.
       ProjectionState st;
       st.generation = gen;
       DT_RETURN_IF_ERROR(SaveStateLocked(*rebuild_, st));
