@@ -5,7 +5,9 @@
 // (unsynced appends: this measures the rebuild, not the writes), then rebuilds the read
 // model from them --repeat times per store and prints the median events/s.
 //   rebuild_bench [--events N] [--repeat N] [--stores sqlite,pg] [--folder DIR (reuse)]
-// PostgreSQL: DT_TEST_PG_URL or --pg-url.
+// PostgreSQL: DT_TEST_PG_URL or --pg-url. Per PostgreSQL run it also prints the server's CPU
+// time (its postmaster and children, from /proc: the server must run on this machine) and
+// the WAL it wrote, which do not move with the machine's load as the wall time does.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,7 @@
 
 #include "client/in_process_client.h"
 #include "client/time_util.h"
+#include "proc_cpu.h"
 #include "readmodel/projector.h"
 #include "readmodel/test_databases.h"
 #include "store/store.h"
@@ -113,6 +116,19 @@ int64_t Generate(dt::store::Store& store, int64_t total) {
   return written;
 }
 
+// The server's current WAL position in bytes (pg_current_wal_lsn), or -1.
+int64_t WalPosition(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  int64_t at = -1;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, "SELECT pg_current_wal_lsn() - '0/0'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) at = std::strtoll(PQgetvalue(r, 0, 0), nullptr, 10);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return at;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,8 +191,11 @@ int main(int argc, char** argv) {
     }
     std::vector<double> rates;
     int64_t applied = 0;
+    const pid_t postmaster = kind == "pg" ? dt::bench::PostmasterPid(url) : 0;
     for (int r = 0; r < repeat; ++r) {
       dt::readmodel::Projector projector(*client, **rm);
+      const int64_t wal0 = kind == "pg" ? WalPosition(url) : -1;
+      const double server0 = dt::bench::PostgresCpuSeconds(postmaster);
       double cpu0 = CpuSeconds();
       auto t0 = Clock::now();
       auto s = projector.Rebuild([&](const dt::readmodel::RebuildProgress& p) {
@@ -186,6 +205,8 @@ int main(int argc, char** argv) {
       });
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       double cpu = CpuSeconds() - cpu0;
+      const double server_cpu = dt::bench::PostgresCpuSeconds(postmaster) - server0;
+      const int64_t wal = kind == "pg" && wal0 >= 0 ? WalPosition(url) - wal0 : -1;
       std::fprintf(stderr, "\n");
       if (!s.ok()) {
         std::fprintf(stderr, "rebuild: %s\n", s.ToString().c_str());
@@ -205,6 +226,12 @@ int main(int argc, char** argv) {
                    applied ? cpu * 1e6 / static_cast<double>(applied) : 0.0,
                    applied ? ph.reader_cpu * 1e6 / static_cast<double>(applied) : 0.0,
                    applied ? ph.writer_cpu * 1e6 / static_cast<double>(applied) : 0.0);
+      if (postmaster > 0 && applied > 0) {
+        std::fprintf(stderr, "%s run %d: PostgreSQL cpu %.2f s = %.2f us/event, WAL %.0f MB = %.0f "
+                     "bytes/event\n", kind.c_str(), r + 1, server_cpu,
+                     server_cpu * 1e6 / static_cast<double>(applied), static_cast<double>(wal) / 1e6,
+                     static_cast<double>(wal) / static_cast<double>(applied));
+      }
       rates.push_back(static_cast<double>(applied) / secs);
     }
     std::sort(rates.begin(), rates.end());
