@@ -636,9 +636,12 @@ class PgStore final : public ReadModelStore {
     int64_t gen = live.generation + 1;
     ResetBulk();
     DT_ASSIGN_OR_RETURN(bulk_.conn, Connect());
+    DT_ASSIGN_OR_RETURN(bulk_.rows_conn, Connect());
     // The bulk transactions need not wait for their WAL to reach the disk: a crash discards
     // the whole rebuild, and the swap's commit (synchronous) flushes everything before it.
-    DT_RETURN_IF_ERROR(Exec(bulk_.conn.get(), "SET synchronous_commit = off").status());
+    for (PGconn* b : {bulk_.conn.get(), bulk_.rows_conn.get()}) {
+      DT_RETURN_IF_ERROR(Exec(b, "SET synchronous_commit = off").status());
+    }
     DT_RETURN_IF_ERROR(Exec(c, "BEGIN").status());
     Status s = [&]() -> Status {
       for (const char* t : sql::kTables) {
@@ -672,35 +675,51 @@ class PgStore final : public ReadModelStore {
       return s;
     }
     DT_RETURN_IF_ERROR(Exec(c, "COMMIT").status());
-    // The bulk phase is one transaction of the bulk session, from this TRUNCATE of the
-    // tables it copies into (empty already: truncated so that COPY may FREEZE, see kCopyEvents)
-    // to FinishBulk. Until then it holds these tables' locks (nothing else uses them before
-    // the swap) and PostgreSQL's vacuum horizon (the live tables' dead rows stay until the
-    // bulk phase ends; the swap replaces those tables anyway). A crash or a failed batch
-    // rolls it back; the rebuild then starts over, as it always does.
-    std::string truncate = "TRUNCATE events_rebuild";
+    // The bulk phase is one transaction on each bulk session (the events' and the other
+    // rows'), from this TRUNCATE of the tables it copies into (empty already: truncated so
+    // that COPY may FREEZE, see kCopyEvents) to FinishBulk. Until then they hold these
+    // tables' locks (nothing else uses them before the swap) and PostgreSQL's vacuum horizon
+    // (the live tables' dead rows stay until the bulk phase ends; the swap replaces those
+    // tables anyway). A crash or a failed batch rolls them back; the rebuild then starts
+    // over, as it always does.
+    std::string truncate = "TRUNCATE ";
     for (const auto& k : kKeyedTables) {
-      truncate += std::string(", ") + k.name + "_rebuild, " + k.name + "_stage";
+      if (truncate.size() > 9) truncate += ", ";
+      truncate += std::string(k.name) + "_rebuild, " + k.name + "_stage";
     }
-    DT_RETURN_IF_ERROR(Exec(bulk_.conn.get(), "BEGIN").status());
-    DT_RETURN_IF_ERROR(Exec(bulk_.conn.get(), truncate).status());
+    for (auto [b, q] : {std::pair{bulk_.conn.get(), std::string("TRUNCATE events_rebuild")},
+                        std::pair{bulk_.rows_conn.get(), truncate}}) {
+      DT_RETURN_IF_ERROR(Exec(b, "BEGIN").status());
+      DT_RETURN_IF_ERROR(Exec(b, q).status());
+    }
     bulk_.pending = true;
     bulk_.generation = gen;
     return Status::Ok();
   }
 
   // The batch's rows are encoded here, on the caller's thread, and sent by a thread of their
-  // own on the bulk session (bulk_.conn) while the caller goes on to decode and encode the
-  // next batch: the server's work on one batch overlaps the client's on the next. A batch
-  // that fails is reported by the next ApplyBulk or by FinishBulk (and fails the rebuild).
-  // Not under write_mu_: the live projector's batches go on meanwhile on the writer session.
+  // own while the caller goes on to decode and encode the next batch: the server's work on
+  // one batch overlaps the client's on the next. The events go on one bulk session
+  // (bulk_.conn) and the other rows at the same time on the other (bulk_.rows_conn): a
+  // session's COPY is one server process, and the events alone are about two thirds of the
+  // server's work in the bulk phase, so two sessions let it use both cores while the client
+  // waits. A batch that fails is reported by the next ApplyBulk or by FinishBulk (and fails
+  // the rebuild). Not under write_mu_: the live projector's batches go on meanwhile on the
+  // writer session.
   Status ApplyBulk(const Batch& b, const ProjectionState& state) override {
     std::lock_guard bulk_lock(bulk_mu_);
     if (!bulk_.pending) return Status::Internal("ApplyBulk outside a rebuild's bulk phase");
     auto copies = std::make_unique<std::vector<Copy>>(EncodeBulk(b));
     DT_RETURN_IF_ERROR(WaitInFlight());
     bulk_.in_flight = std::thread([this, copies = std::move(copies), state] {
-      bulk_.sent = SendBulk(bulk_.conn.get(), *copies, state);
+      std::vector<Copy> events, rows;
+      for (auto& c : *copies) (c.sql == kCopyEvents ? events : rows).push_back(std::move(c));
+      Status rows_sent;
+      std::thread other([&] { rows_sent = SendCopies(bulk_.rows_conn.get(), rows); });
+      Status sent = SendCopies(bulk_.conn.get(), events);
+      if (sent.ok()) sent = SaveStateLocked(bulk_.conn.get(), true, state);
+      other.join();
+      bulk_.sent = sent.ok() ? rows_sent : sent;
     });
     return Status::Ok();
   }
@@ -1019,21 +1038,24 @@ class PgStore final : public ReadModelStore {
     return out;
   }
 
-  // The COPYs, then the rebuild's state row, in the bulk phase's transaction (committed by
-  // FinishBulk; a failure leaves it aborted, and the rebuild fails).
-  Status SendBulk(PGconn* c, std::vector<Copy>& copies, const ProjectionState& state) {
+  // The COPYs on a bulk session, in its bulk-phase transaction (committed by FinishBulk; a
+  // failure leaves it aborted, and the rebuild fails).
+  static Status SendCopies(PGconn* c, std::vector<Copy>& copies) {
     for (auto& copy : copies) {
       DT_RETURN_IF_ERROR(CopyIn(c, copy.sql, copy.rows.Finish()));
       copy.rows = CopyRows{};  // freed as soon as sent
     }
-    return SaveStateLocked(c, true, state);
+    return Status::Ok();
   }
 
   // The outcome of the batch in flight, once it is done (the first failure sticks). A failure
   // closes the bulk session: that rolls its transaction back and frees the tables' locks.
   Status WaitInFlight() {
     if (bulk_.in_flight.joinable()) bulk_.in_flight.join();
-    if (!bulk_.sent.ok()) bulk_.conn.reset();
+    if (!bulk_.sent.ok()) {
+      bulk_.conn.reset();
+      bulk_.rows_conn.reset();
+    }
     return bulk_.sent;
   }
 
@@ -1063,7 +1085,9 @@ class PgStore final : public ReadModelStore {
     const int64_t gen = bulk_.generation;
     DT_RETURN_IF_ERROR(WaitInFlight());
     PGconn* second = bulk_.conn.get();
-    bulk_.sent = Exec(second, "COMMIT").status();  // the bulk phase's rows
+    // The bulk phase's rows.
+    bulk_.sent = Exec(bulk_.rows_conn.get(), "COMMIT").status();
+    if (bulk_.sent.ok()) bulk_.sent = Exec(second, "COMMIT").status();
     DT_RETURN_IF_ERROR(WaitInFlight());
     Status events_status;
     std::thread events([&] {
@@ -1315,8 +1339,9 @@ class PgStore final : public ReadModelStore {
   struct BulkState {
     bool pending = false;  // between BeginRebuild and FinishBulk: the keyed tables lack keys
     int64_t generation = 0;
-    PgConn conn;             // the bulk phase's own session
-    std::thread in_flight;   // sends the latest batch on conn
+    PgConn conn;             // the bulk phase's own session: events, the rebuild's state
+    PgConn rows_conn;        // and its second one: contacts, transactions, settings
+    std::thread in_flight;   // sends the latest batch on both
     Status sent;             // in_flight's outcome, read once it is joined
     // Hashes of the keys already in contacts_rebuild, transactions_rebuild, settings_rebuild.
     // A collision only sends a first row to staging, which the fold upserts all the same.

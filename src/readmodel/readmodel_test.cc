@@ -280,27 +280,30 @@ TEST_P(ReadModelTest, RefusedBulkBatchFailsTheRebuildAndLeavesTheLiveTables) {
   ASSERT_TRUE(store_->Apply(Target::kLive, live, {"pos-live", 1, 0, ""}).ok());
   auto before = store_->Dump();
   ASSERT_TRUE(before.ok());
-  auto bulk = [](int64_t seq, const std::string& name) {
+  auto bulk = [](int64_t seq, const std::string& name, const std::string& data = "{}") {
     Batch b;
     b.contacts = {MakeContact("c2", "u1", name, seq)};
     b.events = {EventRow{seq, "e" + std::to_string(seq), "contact-c2", seq, "u1", "contact", "c2",
-                         "ContactUpdated", "{}", "2024-01-01T00:00:00.000000Z"}};
+                         "ContactUpdated", data, "2024-01-01T00:00:00.000000Z"}};
     return b;
   };
-  ASSERT_TRUE(store_->BeginRebuild().ok());
-  auto st = store_->LoadState(Target::kRebuild);
-  ASSERT_TRUE(st.ok());
-  ASSERT_TRUE(store_->ApplyBulk(bulk(0, "first"), *st).ok());
-  Status second = store_->ApplyBulk(bulk(1, "second \xff"), *st);
-  Status finish = second.ok() ? store_->FinishBulk() : second;
-  EXPECT_FALSE(finish.ok());
-  EXPECT_FALSE(store_->FinishRebuild().ok());  // the failure sticks: nothing is swapped in
-  auto after = store_->Dump();
-  ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*after, *before);
+  // Refused on the session of the contacts, then on the session of the events.
+  for (const Batch& refused : {bulk(1, "second \xff"), bulk(1, "second", "{\xff}")}) {
+    ASSERT_TRUE(store_->BeginRebuild().ok());
+    auto st = store_->LoadState(Target::kRebuild);
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(store_->ApplyBulk(bulk(0, "first"), *st).ok());
+    Status second = store_->ApplyBulk(refused, *st);
+    Status finish = second.ok() ? store_->FinishBulk() : second;
+    EXPECT_FALSE(finish.ok());
+    EXPECT_FALSE(store_->FinishRebuild().ok());  // the failure sticks: nothing is swapped in
+    auto after = store_->Dump();
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(*after, *before);
+  }
 
   ASSERT_TRUE(store_->BeginRebuild().ok());
-  st = store_->LoadState(Target::kRebuild);
+  auto st = store_->LoadState(Target::kRebuild);
   ASSERT_TRUE(st.ok());
   ProjectionState next = *st;
   next.position = "pos-rebuild";
