@@ -161,6 +161,10 @@ Router::Match Router::Find(Verb method, std::string_view raw_path) const {
 
 void Router::Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const {
   Match m = Find(exchange.request.method(), exchange.path);
+  Dispatch(std::move(m), std::move(exchange), std::move(reply), pool);
+}
+
+void Router::Dispatch(Match m, Exchange exchange, Reply reply, WorkerPool* pool) const {
   if (!m.route) {
     if (m.bad_escape) {
       reply(FormatError(HttpStatus::bad_request, "Malformed percent-escape in the path"));

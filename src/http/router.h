@@ -105,6 +105,9 @@ class Router {
   // Routes the exchange and answers through `reply` (exactly once). `pool` may be null
   // (tests): kBlocking routes then run inline.
   void Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const;
+  // Same, with `found` = Find(exchange.request.method(), exchange.path) already looked up
+  // (a server that needs the route before dispatching, for its metrics, finds it once).
+  void Dispatch(Match found, Exchange exchange, Reply reply, WorkerPool* pool) const;
 
   // Test helper: dispatches inline and returns the response (waits for an async
   // handler's Reply up to `wait`, else a 504).

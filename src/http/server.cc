@@ -338,12 +338,14 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     // The connection's strand: completions posted there run in order with the
     // connection's own handlers, and the Reply below writes without another hop.
     ex.executor = stream_.get_executor();
+    // Looked up once, for the metrics' route label and then for dispatching.
+    std::optional<Router::Match> found;
     if (core_->options.route_metrics && core_->options.metrics) {
-      auto m = core_->router.Find(ex.request.method(), ex.path);
-      if (m.route != route_ptr_ || route_ptr_ == nullptr) {
-        route_ = m.route ? m.route->name : std::string("(unmatched)");
+      found = core_->router.Find(ex.request.method(), ex.path);
+      if (found->route != route_ptr_ || route_ptr_ == nullptr) {
+        route_ = found->route ? found->route->name : std::string("(unmatched)");
       }
-      route_ptr_ = m.route;
+      route_ptr_ = found->route;
     }
 
     if (boost::beast::websocket::is_upgrade(ex.request)) {
@@ -369,7 +371,11 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       Server::Core* core = self->core_.get();
       core->RunOnIo(std::move(write));
     });
-    core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
+    if (found) {
+      core_->router.Dispatch(std::move(*found), std::move(ex), std::move(reply), core_->pool.get());
+    } else {
+      core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
+    }
   }
 
   void Upgrade(Exchange ex, const WebSocketHandler& handler) {
