@@ -106,7 +106,7 @@ class Router {
   // (tests): kBlocking routes then run inline.
   void Dispatch(Exchange exchange, Reply reply, WorkerPool* pool) const;
   // Same, with `found` = Find(exchange.request.method(), exchange.path) already looked up
-  // (a server that needs the route before dispatching, for its metrics, finds it once).
+  // (the server looks the route up once: for its metrics, a WebSocket upgrade and this).
   void Dispatch(Match found, Exchange exchange, Reply reply, WorkerPool* pool) const;
 
   // Test helper: dispatches inline and returns the response (waits for an async

@@ -338,22 +338,19 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     // The connection's strand: completions posted there run in order with the
     // connection's own handlers, and the Reply below writes without another hop.
     ex.executor = stream_.get_executor();
-    // Looked up once, for the metrics' route label and then for dispatching.
-    std::optional<Router::Match> found;
+    // The route, looked up once: for the metrics' label, a WebSocket upgrade and dispatching.
+    Router::Match found = core_->router.Find(ex.request.method(), ex.path);
     if (core_->options.route_metrics && core_->options.metrics) {
-      found = core_->router.Find(ex.request.method(), ex.path);
-      if (found->route != route_ptr_ || route_ptr_ == nullptr) {
-        route_ = found->route ? found->route->name : std::string("(unmatched)");
+      if (found.route != route_ptr_ || route_ptr_ == nullptr) {
+        route_ = found.route ? found.route->name : std::string("(unmatched)");
       }
-      route_ptr_ = found->route;
+      route_ptr_ = found.route;
     }
 
-    if (boost::beast::websocket::is_upgrade(ex.request)) {
-      auto m = core_->router.Find(ex.request.method(), ex.path);
-      if (m.route && std::holds_alternative<WebSocketHandler>(m.route->handler)) {
-        ex.params = std::move(m.params);
-        return Upgrade(std::move(ex), std::get<WebSocketHandler>(m.route->handler));
-      }
+    if (boost::beast::websocket::is_upgrade(ex.request) && found.route &&
+        std::holds_alternative<WebSocketHandler>(found.route->handler)) {
+      ex.params = std::move(found.params);
+      return Upgrade(std::move(ex), std::get<WebSocketHandler>(found.route->handler));
     }
 
     std::weak_ptr<HttpSession> weak = shared_from_this();
@@ -371,11 +368,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       Server::Core* core = self->core_.get();
       core->RunOnIo(std::move(write));
     });
-    if (found) {
-      core_->router.Dispatch(std::move(*found), std::move(ex), std::move(reply), core_->pool.get());
-    } else {
-      core_->router.Dispatch(std::move(ex), std::move(reply), core_->pool.get());
-    }
+    core_->router.Dispatch(std::move(found), std::move(ex), std::move(reply), core_->pool.get());
   }
 
   void Upgrade(Exchange ex, const WebSocketHandler& handler) {
