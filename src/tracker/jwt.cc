@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/text_codec.h"
@@ -126,22 +127,21 @@ std::string JwtSigner::Issue(const std::string& user_id, const std::string& user
 }
 
 Result<TokenClaims> JwtSigner::Verify(std::string_view token) const {
+  std::optional<TokenClaims> claims;
   {
     std::lock_guard lock(mu_);
     auto it = verified_.find(token);
-    if (it != verified_.end()) {
-      if (it->second.exp > NowSeconds()) return it->second;
-      verified_.erase(it);
-      return Status(Code::kUnauthenticated, "token expired");
-    }
+    if (it != verified_.end()) claims = it->second;
   }
-  auto claims = Check(token);
-  if (claims.ok()) {
+  if (!claims) {
+    DT_ASSIGN_OR_RETURN(TokenClaims checked, Check(token));
     std::lock_guard lock(mu_);
     if (verified_.size() >= kRememberedTokens) verified_.clear();
-    verified_.emplace(std::string(token), *claims);
+    claims = verified_.emplace(std::string(token), std::move(checked)).first->second;
   }
-  return claims;
+  // The one check a remembered token needs again.
+  if (claims->exp <= NowSeconds()) return Status(Code::kUnauthenticated, "token expired");
+  return std::move(*claims);
 }
 
 Result<TokenClaims> JwtSigner::Check(std::string_view token) const {
@@ -168,7 +168,6 @@ Result<TokenClaims> JwtSigner::Check(std::string_view token) const {
   c.user_id = std::string(p.user_id);
   c.username = std::string(p.username);
   c.exp = p.exp;
-  if (c.exp <= NowSeconds()) return bad("token expired");
   return c;
 }
 

@@ -45,7 +45,8 @@ class JwtSigner {
 
  private:
   std::string Sign(std::string_view input) const;  // HMAC-SHA256, 32 bytes
-  Result<TokenClaims> Check(std::string_view token) const;  // the full verification
+  // Signature and claims, not the expiry (Verify checks it, on every call).
+  Result<TokenClaims> Check(std::string_view token) const;
 
   struct Key;  // the digest states after the inner and the outer padded key
   std::unique_ptr<const Key> key_;
